@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/format"
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/metadata"
+)
+
+type historyRow struct {
+	ID           string
+	CreatedSince string
+	CreatedAt    string
+	CreatedBy    string
+	Size         string
+	Comment      string
+}
+
+var historyHeaders = map[string]string{
+	"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+	"Size": "SIZE", "Comment": "COMMENT",
+}
+
+const historyTable = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+
+func (c *cli) historyCommand() *cobra.Command {
+	var human, noTrunc, quiet bool
+	var fmtFlag string
+	cmd := &cobra.Command{
+		Use:   "history [OPTIONS] IMAGE",
+		Short: "Show the history of an image",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return err
+			}
+			img, err := e.Images.Resolve(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			cfg, err := loadConfig(e, img)
+			if err != nil {
+				return err
+			}
+			rows := historyRows(img, cfg, human, noTrunc, time.Now())
+			if quiet {
+				for _, r := range rows {
+					fmt.Fprintln(c.stdout, r.ID)
+				}
+				return nil
+			}
+			w, err := format.NewWriter(c.stdout, fmtFlag, historyTable, historyHeaders)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if err := w.Write(r); err != nil {
+					return err
+				}
+			}
+			return w.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&human, "human", "H", true, "Print sizes and dates in human readable format")
+	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+	f.StringVar(&fmtFlag, "format", "", "Format output using a custom template")
+	return cmd
+}
+
+// historyRows lists the config's history newest first. The newest entry
+// carries the image ID; earlier ones are <missing>, like Docker for images
+// whose intermediate steps are not local images.
+func historyRows(img metadata.Image, cfg *image.Config, human, noTrunc bool, now time.Time) []historyRow {
+	layers := img.Layers()
+	sizes := make([]int64, len(cfg.History))
+	li := 0
+	for i, h := range cfg.History {
+		if !h.EmptyLayer && li < len(layers) {
+			sizes[i] = layers[li].DiffSize
+			li++
+		}
+	}
+	hist := cfg.History
+	if len(hist) == 0 { // configs without history: one row per layer
+		for _, l := range layers {
+			hist = append(hist, image.History{})
+			sizes = append(sizes, l.DiffSize)
+		}
+	}
+	rows := make([]historyRow, 0, len(hist))
+	for i := len(hist) - 1; i >= 0; i-- {
+		h := hist[i]
+		r := historyRow{ID: "<missing>", CreatedBy: h.CreatedBy, Comment: h.Comment, CreatedSince: "N/A", CreatedAt: "N/A"}
+		if i == len(hist)-1 {
+			r.ID = img.ID.String()
+			if !noTrunc {
+				r.ID = format.TruncateID(r.ID)
+			}
+		}
+		if h.Created != nil && !h.Created.IsZero() {
+			r.CreatedAt = h.Created.Local().Format(time.RFC3339)
+			r.CreatedSince = r.CreatedAt
+			if human {
+				r.CreatedSince = format.Ago(*h.Created, now)
+			}
+		}
+		if !noTrunc {
+			r.CreatedBy = format.Ellipsis(strings.ReplaceAll(r.CreatedBy, "\t", " "), 45)
+		}
+		r.Size = strconv.FormatInt(sizes[i], 10)
+		if human {
+			r.Size = format.HumanSize(sizes[i])
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}

@@ -1,0 +1,53 @@
+// Command strata is a daemonless, Docker-compatible container image tool.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/strata-dev/strata/internal/errdefs"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cli := newCLI()
+	root := cli.rootCommand()
+	root.SetArgs(args)
+	err := root.Execute()
+	cli.close()
+	if err == nil {
+		return 0
+	}
+	var st statusError
+	if errors.As(err, &st) {
+		if st.msg != "" {
+			fmt.Fprintln(os.Stderr, st.msg)
+		}
+		return st.code
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(os.Stderr, "strata: %s\nSee 'strata --help'.\n", ue.err)
+		return 125
+	}
+	fmt.Fprintf(os.Stderr, "Error: %s\n", err)
+	return errdefs.ExitCode(err)
+}
+
+// statusError ends the command with a given exit status after its own
+// output (rmi of several images, some missing, still exits 1).
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e statusError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// usageError is a command-line mistake: Docker exits 125 for those.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/format"
+	"github.com/strata-dev/strata/internal/imagestore"
+)
+
+func (c *cli) rmiCommand(use string, aliases ...string) *cobra.Command {
+	var force, noPrune bool
+	cmd := &cobra.Command{
+		Use:     use + " [OPTIONS] IMAGE [IMAGE...]",
+		Aliases: aliases,
+		Short:   "Remove one or more images",
+		Args:    minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, name := range args {
+				res, err := e.Images.Remove(cmd.Context(), name, force, noPrune)
+				printEvents(c, res.Events, "Untagged: ", "Deleted: ")
+				if err != nil {
+					fmt.Fprintf(c.stderr, "Error: %s\n", err)
+					failed++
+				}
+			}
+			if failed > 0 {
+				return statusError{code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force removal of the image")
+	cmd.Flags().BoolVar(&noPrune, "no-prune", false, "Do not delete untagged parents")
+	return cmd
+}
+
+func printEvents(c *cli, events []imagestore.Event, untagged, deleted string) {
+	for _, ev := range events {
+		if ev.Untagged != "" {
+			fmt.Fprintf(c.stdout, "%s%s\n", untagged, ev.Untagged)
+		} else {
+			fmt.Fprintf(c.stdout, "%s%s\n", deleted, ev.Deleted)
+		}
+	}
+}
+
+func (c *cli) pruneCommand() *cobra.Command {
+	var all, force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused images",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return err
+			}
+			f, err := e.Images.ParseFilter(cmd.Context(), filters, "until", "label", "label!")
+			if err != nil {
+				return err
+			}
+			warning := "WARNING! This will remove all dangling images."
+			if all {
+				warning = "WARNING! This will remove all images without at least one container associated to them."
+			}
+			if !force && !c.confirm(warning) {
+				return nil
+			}
+			res, err := e.Images.Prune(cmd.Context(), all, f)
+			if len(res.Events) > 0 {
+				fmt.Fprintln(c.stdout, "Deleted Images:")
+				printEvents(c, res.Events, "untagged: ", "deleted: ")
+				fmt.Fprintln(c.stdout)
+			}
+			fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", format.HumanSize(res.Reclaimed))
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (e.g. \"until=<timestamp>\")")
+	return cmd
+}
+
+// confirm asks on stdin like Docker; anything but y/yes declines.
+func (c *cli) confirm(warning string) bool {
+	fmt.Fprintf(c.stdout, "%s\nAre you sure you want to continue? [y/N] ", warning)
+	line, _ := bufio.NewReader(c.stdin).ReadString('\n')
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes"
+}

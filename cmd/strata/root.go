@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/engine"
+)
+
+// cli holds the global flags and the lazily opened engine.
+type cli struct {
+	root       string
+	layerLimit string
+	eng        *engine.Engine
+	stdin      io.Reader
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+func newCLI() *cli {
+	return &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+}
+
+// engine opens the store on first use: `strata version` never touches it.
+func (c *cli) engine() (*engine.Engine, error) {
+	if c.eng != nil {
+		return c.eng, nil
+	}
+	opts := engine.Options{Root: c.root}
+	limit := c.layerLimit
+	if limit == "" {
+		limit = os.Getenv("STRATA_LAYER_SIZE_LIMIT")
+	}
+	if limit != "" {
+		n, err := engine.ParseSize(limit)
+		if err != nil {
+			return nil, err
+		}
+		opts.LayerLimit = n
+	}
+	e, err := engine.Open(opts)
+	if err != nil {
+		return nil, err
+	}
+	c.eng = e
+	return e, nil
+}
+
+func (c *cli) close() {
+	if c.eng != nil {
+		c.eng.Close()
+	}
+}
+
+func (c *cli) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "strata [OPTIONS] COMMAND",
+		Short:         "A daemonless, Docker-compatible container image tool",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		CompletionOptions: cobra.CompletionOptions{
+			DisableDefaultCmd: true,
+		},
+	}
+	root.PersistentFlags().StringVar(&c.root, "root", "", "state directory (default $STRATA_ROOT, /var/lib/strata as root, else $XDG_DATA_HOME/strata)")
+	root.PersistentFlags().StringVar(&c.layerLimit, "layer-size-limit", "", "largest uncompressed layer accepted by load and import (default $STRATA_LAYER_SIZE_LIMIT or 64GiB)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
+
+	image := &cobra.Command{Use: "image", Short: "Manage images", Args: noArgs}
+	image.AddCommand(c.imagesCommand("ls", "list"), c.tagCommand(), c.rmiCommand("rm", "remove"),
+		c.pruneCommand(), c.historyCommand(), c.imageInspectCommand(), c.saveCommand(),
+		c.loadCommand(), c.importCommand())
+	system := &cobra.Command{Use: "system", Short: "Manage strata", Args: noArgs}
+	system.AddCommand(c.dfCommand(), c.infoCommand(), c.checkCommand())
+
+	root.AddCommand(image, system,
+		c.imagesCommand("images"), c.tagCommand(), c.rmiCommand("rmi"), c.historyCommand(),
+		c.inspectCommand(), c.saveCommand(), c.loadCommand(), c.importCommand(),
+		c.infoCommand(), c.versionCommand())
+	return root
+}
+
+// noArgs makes a group command print its help and fail on a stray word.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	}
+	return nil
+}
+
+// exactArgs, minArgs and rangeArgs give Docker's wording for argument errors.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return argError(cmd, fmt.Sprintf("exactly %d argument%s", n, plural(n)))
+		}
+		return nil
+	}
+}
+
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return argError(cmd, fmt.Sprintf("at least %d argument%s", n, plural(n)))
+		}
+		return nil
+	}
+}
+
+func rangeArgs(lo, hi int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return argError(cmd, fmt.Sprintf("at least %d and at most %d arguments", lo, hi))
+		}
+		return nil
+	}
+}
+
+func argError(cmd *cobra.Command, want string) error {
+	return statusError{code: 1, msg: fmt.Sprintf("%q requires %s.\nSee '%s --help'.\n\nUsage:  %s\n\n%s",
+		cmd.CommandPath(), want, cmd.CommandPath(), cmd.UseLine(), cmd.Short)}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

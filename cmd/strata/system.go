@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dev/strata/internal/format"
+	"github.com/strata-dev/strata/internal/imagestore"
+)
+
+// version is set at link time: -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func (c *cli) versionCommand() *cobra.Command {
+	var tmpl string
+	cmd := &cobra.Command{
+		Use:   "version [OPTIONS]",
+		Short: "Show the strata version information",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := map[string]string{"Version": version, "GoVersion": runtime.Version(), "Os": runtime.GOOS, "Arch": runtime.GOARCH}
+			if tmpl != "" {
+				return execTemplate(c, tmpl, v)
+			}
+			fmt.Fprintf(c.stdout, "strata:\n Version:     %s\n Go version:  %s\n OS/Arch:     %s/%s\n",
+				v["Version"], v["GoVersion"], v["Os"], v["Arch"])
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
+	return cmd
+}
+
+func execTemplate(c *cli, tmpl string, v any) error {
+	t, err := format.Template(tmpl)
+	if err != nil {
+		return err
+	}
+	if err := t.Execute(c.stdout, v); err != nil {
+		return fmt.Errorf("template: %w", err)
+	}
+	fmt.Fprintln(c.stdout)
+	return nil
+}
+
+// dfRow is one line of `system df`.
+type dfRow struct {
+	Type, TotalCount, Active, Size, Reclaimable string
+}
+
+var dfHeaders = map[string]string{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
+
+func (c *cli) dfCommand() *cobra.Command {
+	var tmpl string
+	cmd := &cobra.Command{
+		Use:   "df [OPTIONS]",
+		Short: "Show strata disk usage",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return err
+			}
+			imgs, err := e.Meta.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			// Sizes are what the blobs take on disk, each blob once however
+			// many images share it. No container uses an image yet, so all
+			// of it is reclaimable.
+			_, size, err := e.Content.Usage()
+			if err != nil {
+				return err
+			}
+			rows := []dfRow{
+				{"Images", fmt.Sprint(len(imgs)), "0", format.HumanSize(size), reclaimable(size, size)},
+				{"Containers", "0", "0", "0B", "0B"},
+				{"Local Volumes", "0", "0", "0B", "0B"},
+				{"Build Cache", "0", "0", "0B", "0B"},
+			}
+			w, err := format.NewWriter(c.stdout, tmpl, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", dfHeaders)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if err := w.Write(r); err != nil {
+					return err
+				}
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&tmpl, "format", "", "Format output using a custom template")
+	return cmd
+}
+
+func reclaimable(part, total int64) string {
+	if total == 0 {
+		return "0B"
+	}
+	return fmt.Sprintf("%s (%d%%)", format.HumanSize(part), part*100/total)
+}
+
+// infoView is what `info` reports; --format sees these fields.
+type infoView struct {
+	Root          string
+	StorageDriver string
+	Images        int
+	Tags          int
+	Dangling      int
+	Blobs         int
+	BlobBytes     int64
+	Containers    int
+	Version       string
+	OSType        string
+	Architecture  string
+	NCPU          int
+	KernelVersion string
+}
+
+func (c *cli) infoCommand() *cobra.Command {
+	var tmpl string
+	cmd := &cobra.Command{
+		Use:   "info [OPTIONS]",
+		Short: "Display system-wide information",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return err
+			}
+			imgs, err := e.Meta.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			v := infoView{Root: e.Root, StorageDriver: storageDriver(), Images: len(imgs), Version: version,
+				OSType: runtime.GOOS, Architecture: runtime.GOARCH, NCPU: runtime.NumCPU(), KernelVersion: kernelVersion()}
+			for _, img := range imgs {
+				v.Tags += len(img.Tags)
+				if imagestore.IsDangling(img) {
+					v.Dangling++
+				}
+			}
+			if v.Blobs, v.BlobBytes, err = e.Content.Usage(); err != nil {
+				return err
+			}
+			if tmpl != "" {
+				return execTemplate(c, tmpl, v)
+			}
+			fmt.Fprintf(c.stdout, "Server Version: %s\nStorage Driver: %s\nStrata Root Dir: %s\nImages: %d\n Tags: %d\n Dangling: %d\nBlobs: %d (%s)\nContainers: %d\nKernel Version: %s\nOSType: %s\nArchitecture: %s\nCPUs: %d\n",
+				v.Version, v.StorageDriver, v.Root, v.Images, v.Tags, v.Dangling, v.Blobs, format.HumanSize(v.BlobBytes),
+				v.Containers, v.KernelVersion, v.OSType, v.Architecture, v.NCPU)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
+	return cmd
+}
+
+// storageDriver names the snapshot driver containers will use: overlay
+// where the kernel has overlayfs, else vfs.
+func storageDriver() string {
+	b, err := os.ReadFile("/proc/filesystems")
+	if err == nil && strings.Contains(string(b), "\toverlay\n") {
+		return "overlay"
+	}
+	return "vfs"
+}
+
+func kernelVersion() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (c *cli) checkCommand() *cobra.Command {
+	var repair bool
+	cmd := &cobra.Command{
+		Use:   "check [OPTIONS]",
+		Short: "Verify every blob and image reference in the store",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := c.engine()
+			if err != nil {
+				return err
+			}
+			rep, err := e.Images.Check(cmd.Context(), repair)
+			for _, p := range rep.Problems {
+				fmt.Fprintln(c.stdout, p)
+			}
+			if err != nil {
+				return err
+			}
+			open := 0
+			for _, p := range rep.Problems {
+				if !p.Repaired {
+					open++
+				}
+			}
+			fmt.Fprintf(c.stdout, "checked %d blobs and %d images: %d problems, %d repaired\n",
+				rep.Blobs, rep.Images, len(rep.Problems), len(rep.Problems)-open)
+			if open > 0 {
+				if !repair {
+					fmt.Fprintln(c.stdout, "run 'strata system check --repair' to fix them")
+				}
+				return statusError{code: 1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&repair, "repair", false, "Remove corrupt and unreferenced blobs and the images that need them")
+	return cmd
+}
+

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make demo: the foundation's main job, end to end, on a private root.
+# Imports a root filesystem made from Debian's busybox-static, tags it,
+# lists, inspects, saves and loads it back.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+strata() { echo "\$ strata $*" >&2; bin/strata "$@"; }
+
+work=$(mktemp -d /tmp/strata-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export STRATA_ROOT="$work/root"
+
+bb=$(command -v busybox || echo /bin/busybox)
+[ -x "$bb" ] || { echo "demo: busybox not found (apt-get install -y busybox-static)" >&2; exit 1; }
+mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
+cp "$bb" "$work/rootfs/bin/busybox"
+for app in $("$bb" --list); do [ "$app" = busybox ] || ln -sf busybox "$work/rootfs/bin/$app"; done
+echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
+tar -C "$work/rootfs" -czf "$work/busybox.tar.gz" .
+ver=$("$bb" 2>&1 | head -1 | sed -n 's/^BusyBox v\([0-9.]*\).*/\1/p')
+
+echo "== import a root filesystem tarball"
+strata import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' -m "busybox-static $ver" "$work/busybox.tar.gz" busybox:latest
+strata tag busybox:latest "busybox:${ver:-1}"
+strata tag busybox "localhost:5000/demo/busybox:v1"
+echo "== list, filter, format"
+strata images
+strata images --filter 'reference=*:latest'
+strata images --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+echo "== inspect and history"
+strata image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}} layers={{len .RootFS.Layers}} cmd={{json .Config.Cmd}}' busybox
+strata history busybox
+echo "== save, remove, load back"
+strata save -o "$work/busybox-image.tar" busybox:latest "busybox:${ver:-1}"
+ls -l "$work/busybox-image.tar"
+strata rmi -f busybox:latest "busybox:${ver:-1}" localhost:5000/demo/busybox:v1
+strata images
+strata load -i "$work/busybox-image.tar"
+strata images
+echo "== disk usage and a full check"
+strata system df
+strata system check

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages strata's tests, demo and benchmarks use, but
+# only those that are missing. Fails with a clear message where it cannot.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have skopeo || need+=(skopeo)
+[ -x /bin/busybox ] || have busybox || need+=(busybox-static)
+have xz || need+=(xz-utils)
+have bzip2 || need+=(bzip2)
+have zstd || need+=(zstd)
+have hyperfine || need+=(hyperfine)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+if ! have apt-get; then
+  echo "deps: missing ${need[*]} and there is no apt-get to install them; install them by hand" >&2
+  exit 1
+fi
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  if have sudo; then sudo="sudo"; else
+    echo "deps: missing ${need[*]}; run as root or install them: apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+fi
+echo "deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null || { echo "deps: apt-get update failed (no network to the Debian mirror?)" >&2; exit 1; }
+$sudo apt-get install -y -qq "${need[@]}" >/dev/null || { echo "deps: apt-get install ${need[*]} failed" >&2; exit 1; }
