@@ -34,6 +34,13 @@ func (s *Store) Prune(ctx context.Context, all bool, f Filter) (RemoveResult, er
 			if len(children) > 0 {
 				continue
 			}
+			if users, err := s.Meta.ContainersUsing(ctx, id); err != nil || len(users) > 0 {
+				if err != nil {
+					return res, err
+				}
+				delete(pending, id) // used by a container: not unused
+				continue
+			}
 			delete(pending, id)
 			progress = true
 			if err := s.untagAll(ctx, img, &res); err != nil {

@@ -39,6 +39,14 @@ func (s *Store) Remove(ctx context.Context, name string, force, noPrune bool) (R
 		return res, err
 	}
 	if ref != nil {
+		if len(img.Tags)+len(img.RepoDigests) == 1 && !force {
+			if err := s.checkUsers(ctx, img, func(c metadata.Container) error {
+				return errdefs.Newf(errdefs.ErrConflict, "conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s",
+					name, c.ID[:12], img.ID.Encoded()[:12])
+			}); err != nil {
+				return res, err
+			}
+		}
 		if err := s.untagOne(ctx, *ref, &res); err != nil {
 			return res, err
 		}
@@ -76,6 +84,29 @@ func (s *Store) checkDeletable(ctx context.Context, img metadata.Image, force bo
 	}
 	if len(repos) > 1 && !force {
 		return errdefs.Newf(errdefs.ErrConflict, "conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short)
+	}
+	return s.checkUsers(ctx, img, func(c metadata.Container) error {
+		if c.State == metadata.StateRunning || c.State == metadata.StatePaused || c.State == metadata.StateRestarting {
+			return errdefs.Newf(errdefs.ErrConflict, "conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short, c.ID[:12])
+		}
+		if !force {
+			return errdefs.Newf(errdefs.ErrConflict, "conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", short, c.ID[:12])
+		}
+		return nil
+	})
+}
+
+// checkUsers calls conflict for the first container created from img; a
+// nil result from conflict lets the caller go on.
+func (s *Store) checkUsers(ctx context.Context, img metadata.Image, conflict func(metadata.Container) error) error {
+	users, err := s.Meta.ContainersUsing(ctx, img.ID)
+	if err != nil {
+		return err
+	}
+	for _, c := range users {
+		if err := conflict(c); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -121,6 +152,11 @@ func (s *Store) deleteChain(ctx context.Context, id digest.Digest, noPrune bool,
 		}
 		children, err := s.Meta.Children(ctx, id)
 		if err != nil || len(children) > 0 || len(img.Tags) > 0 || len(img.RepoDigests) > 0 {
+			return err
+		}
+		// An image a container was created from stays (untagged, like
+		// Docker's rmi -f) until the container is gone.
+		if users, err := s.Meta.ContainersUsing(ctx, id); err != nil || len(users) > 0 {
 			return err
 		}
 		if err := s.deleteImage(ctx, id, res); err != nil {

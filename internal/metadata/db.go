@@ -12,7 +12,7 @@ import (
 	"github.com/strata-dev/strata/internal/errdefs"
 )
 
-const schemaVersion = 1
+const schemaVersion = 2
 
 const schema = `
 CREATE TABLE IF NOT EXISTS images (
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS repo_digests (
 	PRIMARY KEY (name, digest)
 );
 CREATE INDEX IF NOT EXISTS repo_digests_image ON repo_digests(image_id);
-`
+` + containerSchema
 
 // DB is the metadata database. It is safe for concurrent use by goroutines
 // and by other processes opening the same file.
@@ -91,6 +91,8 @@ func (d *DB) migrate() error {
 	case v > schemaVersion:
 		return errdefs.Newf(errdefs.ErrUnsupported, "metadata.db has schema version %d; this strata understands up to %d", v, schemaVersion)
 	}
+	// Every statement is CREATE ... IF NOT EXISTS, so running the whole
+	// schema also upgrades older versions.
 	return d.tx(context.Background(), func(tx *sql.Tx) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return fmt.Errorf("create metadata schema: %w", err)

@@ -1,0 +1,106 @@
+package overlay
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/snapshot"
+)
+
+// Supported reports whether overlay snapshots work under root: the kernel
+// has overlayfs (listed in /proc/filesystems, or loadable on first mount),
+// and a test overlay mounted in root copies up writes and records a delete
+// as a whiteout in its upper dir. It fails (errdefs.ErrUnsupported) without
+// root, on a root directory that is itself on overlayfs, or on a filesystem
+// without d_type; callers then use the vfs driver. It also loads the
+// overlay module, so call it before New.
+func Supported(root string) error {
+	listed, err := inProcFilesystems("overlay")
+	if err != nil {
+		return err
+	}
+	if err := testMount(root); err != nil {
+		if !listed {
+			err = fmt.Errorf("%w (overlay is not in /proc/filesystems)", err)
+		}
+		return errdefs.Classed(errdefs.ErrUnsupported, fmt.Errorf("overlay snapshots under %s: %w", root, err))
+	}
+	return nil
+}
+
+func inProcFilesystems(fs string) (bool, error) {
+	b, err := os.ReadFile("/proc/filesystems")
+	if err != nil {
+		return false, fmt.Errorf("read /proc/filesystems: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[len(f)-1] == fs {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func testMount(root string) (err error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(root, "overlay-check-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	p := func(name string) string { return filepath.Join(dir, name) }
+	for _, d := range []string{"lower1", "lower2", "upper", "work", "merged"} {
+		if err := os.Mkdir(p(d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(p("lower2/old"), []byte("old"), 0o644); err != nil {
+		return err
+	}
+	m := snapshot.Mount{Type: "overlay", Source: "overlay", Options: append(mountOptions(),
+		"lowerdir="+p("lower1")+":"+p("lower2"), "upperdir="+p("upper"), "workdir="+p("work"))}
+	if err := snapshot.MountAll([]snapshot.Mount{m}, p("merged")); err != nil {
+		return err
+	}
+	defer func() {
+		if uerr := snapshot.Unmount(p("merged")); err == nil {
+			err = uerr
+		}
+	}()
+	if err := os.WriteFile(p("merged/new"), []byte("new"), 0o644); err != nil {
+		return fmt.Errorf("write through overlay: %w", err)
+	}
+	if b, err := os.ReadFile(p("upper/new")); err != nil || !bytes.Equal(b, []byte("new")) {
+		return fmt.Errorf("a write through the overlay did not reach its upper dir (%v)", err)
+	}
+	if err := os.Remove(p("merged/old")); err != nil {
+		return fmt.Errorf("delete through overlay: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(p("upper/old"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		return fmt.Errorf("a delete through the overlay left no 0/0 whiteout in its upper dir (%v)", err)
+	}
+	return nil
+}
+
+// mountOptions are the options of every overlay mount: index=off always,
+// and redirect_dir=off and metacopy=off where the kernel enables those by
+// default (the module parameters say so once overlay is loaded).
+func mountOptions() []string {
+	opts := []string{"index=off"}
+	for _, feature := range []string{"redirect_dir", "metacopy"} {
+		b, err := os.ReadFile("/sys/module/overlay/parameters/" + feature)
+		if err == nil && strings.TrimSpace(string(b)) == "Y" {
+			opts = append(opts, feature+"=off")
+		}
+	}
+	return opts
+}
