@@ -13,13 +13,15 @@ import (
 	"github.com/strata-dev/strata/internal/metadata"
 )
 
+// historyRow is one line of `history`; fields are in name order, as
+// Docker's {{json .}} prints them.
 type historyRow struct {
-	ID           string
-	CreatedSince string
+	Comment      string
 	CreatedAt    string
 	CreatedBy    string
+	CreatedSince string
+	ID           string
 	Size         string
-	Comment      string
 }
 
 var historyHeaders = map[string]string{
@@ -113,8 +115,10 @@ func historyRows(img metadata.Image, cfg *image.Config, human, noTrunc bool, now
 				r.CreatedSince = format.Ago(*h.Created, now)
 			}
 		}
+		// A tab would break the table's columns, truncated or not.
+		r.CreatedBy = strings.ReplaceAll(r.CreatedBy, "\t", " ")
 		if !noTrunc {
-			r.CreatedBy = format.Ellipsis(strings.ReplaceAll(r.CreatedBy, "\t", " "), 45)
+			r.CreatedBy = format.Ellipsis(r.CreatedBy, 45)
 		}
 		r.Size = strconv.FormatInt(sizes[i], 10)
 		if human {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -163,6 +166,11 @@ func imageRows(img metadata.Image, f imagestore.Filter, noTrunc bool, now time.T
 		tagged[row.Repository] = true
 		rows = append(rows, row)
 	}
+	// Names are stored in full (docker.io/library/...); list them in the
+	// order a user reads them.
+	slices.SortStableFunc(rows, func(a, b imageRow) int {
+		return cmp.Or(strings.Compare(a.Repository, b.Repository), strings.Compare(a.Tag, b.Tag))
+	})
 	for repo, d := range digests {
 		if !tagged[repo] && len(img.Tags) == 0 {
 			row := base

@@ -8,28 +8,35 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/engine"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/format"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
 )
 
 func (c *cli) imageInspectCommand() *cobra.Command {
-	return c.inspectCmd("inspect [OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images")
+	return c.inspectCmd("inspect [OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images", nil)
 }
 
 // inspectCommand is the top-level `inspect`; containers join it in a later
-// issue, until then it inspects images.
+// issue, until then it inspects images. Its --type takes Docker's "image".
 func (c *cli) inspectCommand() *cobra.Command {
-	return c.inspectCmd("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on strata objects")
+	var typ string
+	cmd := c.inspectCmd("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on strata objects", &typ)
+	cmd.Flags().StringVar(&typ, "type", "", "Only inspect objects of the given type")
+	return cmd
 }
 
-func (c *cli) inspectCmd(use, short string) *cobra.Command {
+func (c *cli) inspectCmd(use, short string, typ *string) *cobra.Command {
 	var tmpl string
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if typ != nil && *typ != "" && *typ != "image" {
+				return errdefs.Newf(errdefs.ErrInvalidArgument, "%q is not a valid value for --type", *typ)
+			}
 			e, err := c.engine()
 			if err != nil {
 				return err

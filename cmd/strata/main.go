@@ -31,7 +31,7 @@ func run(args []string) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(os.Stderr, "strata: %s\nSee 'strata --help'.\n", ue.err)
+		fmt.Fprintf(os.Stderr, "%s\nSee '%s --help'.\n", ue.err, ue.cmd)
 		return 125
 	}
 	fmt.Fprintf(os.Stderr, "Error: %s\n", err)
@@ -47,7 +47,11 @@ type statusError struct {
 
 func (e statusError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// usageError is a command-line mistake: Docker exits 125 for those.
-type usageError struct{ err error }
+// usageError is a command-line mistake in the command cmd (its path, such
+// as "strata image ls"): Docker exits 125 for those.
+type usageError struct {
+	err error
+	cmd string
+}
 
 func (e usageError) Error() string { return e.err.Error() }

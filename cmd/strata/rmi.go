@@ -3,11 +3,12 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-dev/strata/internal/format"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/imagestore"
 )
 
@@ -65,6 +66,11 @@ func (c *cli) pruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			filters, dangling, err := takeDangling(filters)
+			if err != nil {
+				return err
+			}
+			all = all || !dangling
 			f, err := e.Images.ParseFilter(cmd.Context(), filters, "until", "label", "label!")
 			if err != nil {
 				return err
@@ -82,7 +88,7 @@ func (c *cli) pruneCommand() *cobra.Command {
 				printEvents(c, res.Events, "untagged: ", "deleted: ")
 				fmt.Fprintln(c.stdout)
 			}
-			fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", format.HumanSize(res.Reclaimed))
+			fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", dockerSize(res.Reclaimed))
 			return err
 		},
 	}
@@ -90,6 +96,24 @@ func (c *cli) pruneCommand() *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (e.g. \"until=<timestamp>\")")
 	return cmd
+}
+
+// takeDangling removes Docker's dangling=true|false from prune's filters
+// and returns its value (true when absent): the Docker CLI sends -a as
+// dangling=false, and scripts pass it too.
+func takeDangling(filters []string) (rest []string, dangling bool, err error) {
+	dangling = true
+	for _, f := range filters {
+		key, val, _ := strings.Cut(f, "=")
+		if strings.ToLower(strings.TrimSpace(key)) != "dangling" {
+			rest = append(rest, f)
+			continue
+		}
+		if dangling, err = strconv.ParseBool(val); err != nil {
+			return nil, false, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid filter 'dangling=%s'", val)
+		}
+	}
+	return rest, dangling, nil
 }
 
 // confirm asks on stdin like Docker; anything but y/yes declines.

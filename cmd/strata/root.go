@@ -13,7 +13,7 @@ import (
 // cli holds the global flags and the lazily opened engine.
 type cli struct {
 	root       string
-	layerLimit string
+	layerLimit sizeValue
 	eng        *engine.Engine
 	stdin      io.Reader
 	stdout     io.Writer
@@ -29,15 +29,11 @@ func (c *cli) engine() (*engine.Engine, error) {
 	if c.eng != nil {
 		return c.eng, nil
 	}
-	opts := engine.Options{Root: c.root}
-	limit := c.layerLimit
-	if limit == "" {
-		limit = os.Getenv("STRATA_LAYER_SIZE_LIMIT")
-	}
-	if limit != "" {
+	opts := engine.Options{Root: c.root, LayerLimit: c.layerLimit.n}
+	if limit := os.Getenv("STRATA_LAYER_SIZE_LIMIT"); limit != "" && c.layerLimit.text == "" {
 		n, err := engine.ParseSize(limit)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("STRATA_LAYER_SIZE_LIMIT: %w", err)
 		}
 		opts.LayerLimit = n
 	}
@@ -49,9 +45,28 @@ func (c *cli) engine() (*engine.Engine, error) {
 	return e, nil
 }
 
+// sizeValue is a byte-count flag ("10MiB"), checked as the flag is parsed
+// so that a bad value is a command-line mistake (exit 125).
+type sizeValue struct {
+	text string
+	n    int64
+}
+
+func (v *sizeValue) String() string { return v.text }
+func (v *sizeValue) Type() string   { return "size" }
+
+func (v *sizeValue) Set(s string) error {
+	n, err := engine.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	v.text, v.n = s, n
+	return nil
+}
+
 func (c *cli) close() {
 	if c.eng != nil {
-		c.eng.Close()
+		_ = c.eng.Close() // every write is committed by now; nothing to report
 	}
 }
 
@@ -66,29 +81,45 @@ func (c *cli) rootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&c.root, "root", "", "state directory (default $STRATA_ROOT, /var/lib/strata as root, else $XDG_DATA_HOME/strata)")
-	root.PersistentFlags().StringVar(&c.layerLimit, "layer-size-limit", "", "largest uncompressed layer accepted by load and import (default $STRATA_LAYER_SIZE_LIMIT or 64GiB)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().Var(&c.layerLimit, "layer-size-limit", "largest uncompressed layer accepted by load and import (default $STRATA_LAYER_SIZE_LIMIT or 64GiB)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err: err, cmd: cmd.CommandPath()} })
 	root.SetOut(c.stdout)
 	root.SetErr(c.stderr)
 
-	image := &cobra.Command{Use: "image", Short: "Manage images", Args: noArgs}
+	image := group("image", "Manage images")
 	image.AddCommand(c.imagesCommand("ls", "list"), c.tagCommand(), c.rmiCommand("rm", "remove"),
 		c.pruneCommand(), c.historyCommand(), c.imageInspectCommand(), c.saveCommand(),
 		c.loadCommand(), c.importCommand())
-	system := &cobra.Command{Use: "system", Short: "Manage strata", Args: noArgs}
+	system := group("system", "Manage strata")
 	system.AddCommand(c.dfCommand(), c.infoCommand(), c.checkCommand())
 
 	root.AddCommand(image, system,
 		c.imagesCommand("images"), c.tagCommand(), c.rmiCommand("rmi"), c.historyCommand(),
 		c.inspectCommand(), c.saveCommand(), c.loadCommand(), c.importCommand(),
 		c.infoCommand(), c.versionCommand())
+	hideFlagsInUseLine(root)
 	return root
 }
 
-// noArgs makes a group command print its help and fail on a stray word.
+// hideFlagsInUseLine drops cobra's " [flags]" from usage lines: like
+// Docker's, each Use already says [OPTIONS] where a command takes any.
+func hideFlagsInUseLine(cmd *cobra.Command) {
+	cmd.DisableFlagsInUseLine = true
+	for _, sub := range cmd.Commands() {
+		hideFlagsInUseLine(sub)
+	}
+}
+
+// group is a command that only holds subcommands: alone it prints its
+// help; with an unknown subcommand it fails as `strata foo` does.
+func group(use, short string) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() }}
+}
+
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+		return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
 	"strings"
@@ -22,8 +23,12 @@ func (c *cli) versionCommand() *cobra.Command {
 		Short: "Show the strata version information",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := map[string]string{"Version": version, "GoVersion": runtime.Version(), "Os": runtime.GOOS, "Arch": runtime.GOARCH}
+			v := map[string]any{"Version": version, "GoVersion": runtime.Version(), "Os": runtime.GOOS, "Arch": runtime.GOARCH}
 			if tmpl != "" {
+				// Scripts written for Docker ask for {{.Client.Version}} or
+				// {{.Server.Version}}; strata is both.
+				both := maps.Clone(v)
+				v["Client"], v["Server"] = both, both
 				return execTemplate(c, tmpl, v)
 			}
 			fmt.Fprintf(c.stdout, "strata:\n Version:     %s\n Go version:  %s\n OS/Arch:     %s/%s\n",
@@ -47,9 +52,10 @@ func execTemplate(c *cli, tmpl string, v any) error {
 	return nil
 }
 
-// dfRow is one line of `system df`.
+// dfRow is one line of `system df`. Fields are in name order, as Docker's
+// {{json .}} prints them.
 type dfRow struct {
-	Type, TotalCount, Active, Size, Reclaimable string
+	Active, Reclaimable, Size, TotalCount, Type string
 }
 
 var dfHeaders = map[string]string{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
@@ -77,10 +83,10 @@ func (c *cli) dfCommand() *cobra.Command {
 				return err
 			}
 			rows := []dfRow{
-				{"Images", fmt.Sprint(len(imgs)), "0", format.HumanSize(size), reclaimable(size, size)},
-				{"Containers", "0", "0", "0B", "0B"},
-				{"Local Volumes", "0", "0", "0B", "0B"},
-				{"Build Cache", "0", "0", "0B", "0B"},
+				{Type: "Images", TotalCount: fmt.Sprint(len(imgs)), Active: "0", Size: dockerSize(size), Reclaimable: reclaimable(size, size)},
+				{Type: "Containers", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
+				{Type: "Local Volumes", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
+				{Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
 			}
 			w, err := format.NewWriter(c.stdout, tmpl, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", dfHeaders)
 			if err != nil {
@@ -102,7 +108,7 @@ func reclaimable(part, total int64) string {
 	if total == 0 {
 		return "0B"
 	}
-	return fmt.Sprintf("%s (%d%%)", format.HumanSize(part), part*100/total)
+	return fmt.Sprintf("%s (%d%%)", dockerSize(part), part*100/total)
 }
 
 // infoView is what `info` reports; --format sees these fields.
@@ -217,4 +223,3 @@ func (c *cli) checkCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&repair, "repair", false, "Remove corrupt and unreferenced blobs and the images that need them")
 	return cmd
 }
-

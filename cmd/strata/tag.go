@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/errdefs"
@@ -19,7 +21,7 @@ func (c *cli) tagCommand() *cobra.Command {
 			}
 			target, err := reference.Parse(args[1])
 			if err != nil {
-				return err
+				return fmt.Errorf("%q is not a valid repository/tag: %w", args[1], err)
 			}
 			if target.Digest != "" {
 				return errdefs.Newf(errdefs.ErrInvalidArgument, "refusing to create a tag with a digest reference")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-dev/strata/internal/engine"
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/imagearchive"
@@ -90,6 +93,10 @@ func (c *cli) loadCommand() *cobra.Command {
 			} else if isTerminal(c.stdin) {
 				return errdefs.Newf(errdefs.ErrInvalidArgument, "requested load from stdin, but stdin is empty")
 			}
+			owners, err := tagOwners(cmd.Context(), e)
+			if err != nil {
+				return err
+			}
 			loaded, err := imagearchive.Load(cmd.Context(), e.Images, r, imagearchive.LoadOptions{Limits: e.Limits})
 			if err != nil {
 				return err
@@ -99,6 +106,9 @@ func (c *cli) loadCommand() *cobra.Command {
 					fmt.Fprintf(c.stdout, "Loaded image ID: %s\n", l.ID)
 				}
 				for _, t := range l.Tags {
+					if prev, ok := owners[t]; ok && prev != l.ID {
+						fmt.Fprintf(c.stdout, "The image %s already exists, renaming the old one with ID %s to empty string\n", t, prev)
+					}
 					fmt.Fprintf(c.stdout, "Loaded image: %s\n", t)
 				}
 			}
@@ -131,7 +141,7 @@ func (c *cli) importCommand() *cobra.Command {
 			if len(args) == 2 {
 				ref, err := reference.Parse(args[1])
 				if err != nil {
-					return err
+					return fmt.Errorf("%q is not a valid repository/tag: %w", args[1], err)
 				}
 				if ref.Digest != "" {
 					return errdefs.Newf(errdefs.ErrInvalidArgument, "refusing to create a tag with a digest reference")
@@ -165,7 +175,7 @@ func (c *cli) openSource(src string) (io.Reader, func(), error) {
 		return c.stdin, func() {}, nil
 	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
 		client := &http.Client{Timeout: 30 * time.Minute}
-		resp, err := client.Get(src)
+		resp, err := client.Get(src) //nolint:bodyclose // the returned func closes it
 		if err != nil {
 			return nil, nil, errdefs.Classed(errdefs.ErrUnavailable, fmt.Errorf("download %s: %w", src, err))
 		}
@@ -192,6 +202,22 @@ func isTerminal(v any) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// tagOwners maps every familiar tag to its image, so that load can say,
+// as Docker does, which image lost a name to a loaded one.
+func tagOwners(ctx context.Context, e *engine.Engine) (map[string]digest.Digest, error) {
+	imgs, err := e.Meta.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owners := map[string]digest.Digest{}
+	for _, img := range imgs {
+		for _, t := range img.Tags {
+			owners[familiar(t)] = img.ID
+		}
+	}
+	return owners, nil
 }
 
 func familiar(name string) string { return imagestore.Familiar(name) }

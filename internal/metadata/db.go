@@ -118,3 +118,7 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return nil
 }
+
+// SQL is the shared handle, for stores that keep their own tables in
+// metadata.db (the snapshotters).
+func (d *DB) SQL() *sql.DB { return d.db }

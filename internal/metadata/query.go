@@ -132,8 +132,11 @@ func (d *DB) LookupRepoDigest(ctx context.Context, name string, dg digest.Digest
 	var id string
 	err := d.db.QueryRowContext(ctx, `SELECT image_id FROM repo_digests WHERE name = ? AND digest = ?`, name, dg.String()).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		// A manifest digest of a local image also names it.
-		err = d.db.QueryRowContext(ctx, `SELECT id FROM images WHERE manifest_digest = ?`, dg.String()).Scan(&id)
+		// The manifest digest of a local image also names it, under a
+		// repository the image is tagged in.
+		err = d.db.QueryRowContext(ctx, `SELECT i.id FROM images i JOIN tags t ON t.image_id = i.id
+			WHERE i.manifest_digest = ? AND substr(t.name, 1, length(?) + 1) = ? || ':' LIMIT 1`,
+			dg.String(), name, name).Scan(&id)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", errdefs.Newf(errdefs.ErrNotFound, "No such image: %s@%s", name, dg)
