@@ -132,7 +132,12 @@ func (c *cli) importCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := imagestore.ImportOptions{Source: args[0], Message: message, Changes: changes, Limits: e.Limits, Platform: image.HostPlatform()}
+			// Docker's CLI streams a file as "-"; only a URL is named.
+			source := "-"
+			if strings.HasPrefix(args[0], "http://") || strings.HasPrefix(args[0], "https://") {
+				source = args[0]
+			}
+			opts := imagestore.ImportOptions{Source: source, Message: message, Changes: changes, Limits: e.Limits, Platform: image.HostPlatform()}
 			if platform != "" {
 				if opts.Platform, err = image.ParsePlatform(platform); err != nil {
 					return err

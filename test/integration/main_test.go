@@ -299,11 +299,3 @@ func wantContains(t *testing.T, what, got string, subs ...string) {
 	}
 }
 
-// knownBug skips a test that shows a bug in a package this one does not
-// own; STRATA_RUN_BUGS=1 runs it anyway, to check a fix.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("STRATA_RUN_BUGS") == "" {
-		t.Skip("BUG: " + what)
-	}
-}
