@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -50,7 +49,7 @@ func CopyDir(ctx context.Context, dst, src string) error {
 	return err
 }
 
-const copyWorkers = 3
+const copyWorkers = 2
 
 type inode struct{ dev, ino uint64 }
 
@@ -181,36 +180,37 @@ func link(existing, dst string) error {
 	return nil
 }
 
-// copyFile copies a regular file's data and metadata.
+// copyFile copies a regular file's data and metadata. It works on raw file
+// descriptors: *os.File would register every file with the poller.
 func (c *copier) copyFile(dst, src string, st *unix.Stat_t) error {
-	in, err := os.Open(src)
+	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: src, Err: err}
 	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	defer unix.Close(in)
+	out, err := unix.Open(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "create", Path: dst, Err: err}
 	}
-	if err := c.copyData(out, in, st.Size); err != nil {
-		out.Close()
+	err = c.copyData(out, in, st.Size)
+	if err == nil {
+		err = setFileMeta(out, in, dst, st)
+	}
+	if cerr := unix.Close(out); err == nil && cerr != nil {
+		err = &os.PathError{Op: "close", Path: dst, Err: cerr}
+	}
+	if err != nil {
 		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	if err := setMeta(dst, src, st); err != nil {
-		return err
 	}
 	return setTimes(dst, st)
 }
 
-func (c *copier) copyData(out, in *os.File, size int64) error {
+func (c *copier) copyData(out, in int, size int64) error {
 	if size == 0 {
 		return nil
 	}
 	if c.reflink.Load() {
-		err := unix.IoctlFileClone(int(out.Fd()), int(in.Fd()))
+		err := unix.IoctlFileClone(out, in)
 		if err == nil {
 			return nil
 		}
@@ -219,9 +219,45 @@ func (c *copier) copyData(out, in *os.File, size int64) error {
 		}
 		c.reflink.Store(false)
 	}
-	// *os.File.ReadFrom uses copy_file_range, then splice, then read/write.
-	_, err := io.Copy(out, in)
-	return err
+	for {
+		n, err := unix.CopyFileRange(in, nil, out, nil, 1<<30, 0)
+		switch {
+		case err == nil && n == 0:
+			return nil
+		case err == nil:
+			continue
+		case errors.Is(err, unix.EINTR):
+			continue
+		case cloneUnsupported(err):
+			return readWrite(out, in)
+		default:
+			return fmt.Errorf("copy_file_range: %w", err)
+		}
+	}
+}
+
+// readWrite copies the rest of in to out where copy_file_range cannot.
+func readWrite(out, in int) error {
+	buf := make([]byte, 256<<10)
+	for {
+		n, err := unix.Read(in, buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		for b := buf[:n]; len(b) > 0; {
+			w, err := unix.Write(out, b)
+			if err != nil && !errors.Is(err, unix.EINTR) {
+				return fmt.Errorf("write: %w", err)
+			}
+			b = b[max(w, 0):]
+		}
+	}
 }
 
 func cloneUnsupported(err error) bool {
