@@ -100,12 +100,17 @@ func (s *Store) CleanIngests(maxAge time.Duration) (int, error) {
 func (s *Store) cleanIngest(ref string, maxAge time.Duration) (bool, error) {
 	dir := filepath.Join(s.ingest, ref)
 	lock, err := lockIngest(dir, false)
-	if errors.Is(err, errLockBusy) || errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) {
+		return removeLockless(dir)
+	}
+	if errors.Is(err, errLockBusy) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("clean ingest %s: %w", ref, err)
 	}
+	// A writer that had created the lock file but not taken it yet when we
+	// took it retries (see Writer), so removing a temporary ingest is safe.
 	if !strings.HasPrefix(ref, tmpPrefix) {
 		stale, err := staleIngest(dir, maxAge)
 		if err != nil || !stale {
@@ -115,6 +120,23 @@ func (s *Store) cleanIngest(ref string, maxAge time.Duration) (bool, error) {
 	}
 	if err := removeIngest(dir, lock); err != nil {
 		return false, err
+	}
+	return true, nil
+}
+
+// removeLockless removes an ingest directory that has no lock file: a
+// writer died between creating it and its lock. A younger one may belong
+// to a writer that is about to lock it.
+func removeLockless(dir string) (bool, error) {
+	old, err := staleIngest(dir, time.Minute)
+	if err != nil || !old {
+		return false, nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, lockName)); !errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return false, fmt.Errorf("clean ingest %s: %w", filepath.Base(dir), err)
 	}
 	return true, nil
 }

@@ -58,7 +58,13 @@ func lockIngest(dir string, create bool) (*os.File, error) {
 				return nil, err
 			}
 		}
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		flags := os.O_RDWR
+		if create {
+			// Only a writer creates the lock file: a cleaner that created it
+			// could take the lock of an ingest being born.
+			flags |= os.O_CREATE
+		}
+		f, err := os.OpenFile(path, flags, 0o644)
 		if errors.Is(err, fs.ErrNotExist) && create {
 			continue // directory removed between MkdirAll and open
 		}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -15,6 +16,10 @@ import (
 
 // copyBufferSize is the buffer used to stream data into and out of ingests.
 const copyBufferSize = 1 << 20
+
+// busyRetries bounds how long Writer waits for a lock that a cleaner holds
+// for a moment.
+const busyRetries = 20
 
 // Writer writes one blob into ingest/<ref>/ and commits it. It holds the
 // ingest's lock until Commit, Close or Abort. A Writer is not safe for
@@ -49,6 +54,12 @@ func (s *Store) Writer(ref string, alg digest.Algorithm) (*Writer, error) {
 	}
 	dir := filepath.Join(s.ingest, ref)
 	lock, err := lockIngest(dir, true)
+	// A cleaner may hold the lock for a moment while it looks at a new
+	// ingest; a live writer holds it for good. Wait out the first.
+	for i := 0; i < busyRetries && errors.Is(err, errLockBusy); i++ {
+		time.Sleep(5 * time.Millisecond)
+		lock, err = lockIngest(dir, true)
+	}
 	if errors.Is(err, errLockBusy) {
 		return nil, errdefs.Newf(errdefs.ErrUnavailable, "ingest %s is in use by another process", ref)
 	}

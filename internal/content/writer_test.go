@@ -352,16 +352,19 @@ func TestCleanIngests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A directory left by a crash before its lock file was made.
+	// A directory left by a crash before its lock file was made, and one
+	// that a writer has just created and not locked yet.
 	os.Mkdir(filepath.Join(s.Root(), "ingest", "tmp-nolock"), 0o755)
+	os.Chtimes(filepath.Join(s.Root(), "ingest", "tmp-nolock"), past, past)
+	os.Mkdir(filepath.Join(s.Root(), "ingest", "tmp-newborn"), 0o755)
 
 	n, err := s.CleanIngests(time.Hour)
 	if err != nil || n != 3 {
 		t.Fatalf("CleanIngests = %d, %v; want 3", n, err)
 	}
 	got := strings.Join(ingestRefs(t, s), ",")
-	if got != "fresh,old-live,tmp-live" {
-		t.Fatalf("left %s, want fresh,old-live,tmp-live", got)
+	if got != "fresh,old-live,tmp-live,tmp-newborn" {
+		t.Fatalf("left %s, want fresh,old-live,tmp-live,tmp-newborn", got)
 	}
 	if _, err := live.Write([]byte("more")); err != nil {
 		t.Fatalf("live writer broken by clean: %v", err)

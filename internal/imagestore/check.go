@@ -49,11 +49,29 @@ type CheckReport struct {
 // cannot be used any more (naming each), so the store is consistent again.
 func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 	var rep CheckReport
-	corrupt, n, err := s.verifyBlobs()
+	// Re-hashing every blob is the slow part: do it without the lock, then
+	// confirm every finding under the exclusive lock, so that blobs and
+	// images that a concurrent rmi, prune or import touched are not
+	// reported (or "repaired") by mistake.
+	suspects, n, err := s.verifyBlobs()
 	if err != nil {
 		return rep, err
 	}
 	rep.Blobs = n
+	release, err := s.exclusive()
+	if err != nil {
+		return rep, err
+	}
+	defer release()
+	corrupt := map[digest.Digest]string{}
+	for d := range suspects {
+		if _, err := s.Content.Info(d); err != nil {
+			continue // deleted meanwhile
+		}
+		if why := s.verifyBlob(d); why != "" {
+			corrupt[d] = why
+		}
+	}
 	imgs, err := s.Meta.AllBlobs(ctx)
 	if err != nil {
 		return rep, err
@@ -76,18 +94,12 @@ func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 		p := Problem{Kind: "bad-image", Subject: id.String(), Detail: broken[id]}
 		if repair {
 			_, err := s.Meta.DeleteImage(ctx, id, true)
-			p.Repaired = err == nil
-			p.Detail += "; image removed"
+			if p.Repaired = err == nil; p.Repaired {
+				p.Detail += "; image removed"
+			}
 		}
 		rep.Problems = append(rep.Problems, p)
 	}
-	// Blobs of an import in flight are not referenced yet: look for orphans
-	// only while no writer holds a lease.
-	release, err := s.exclusive()
-	if err != nil {
-		return rep, err
-	}
-	defer release()
 	orphans, err := s.unreferenced(ctx)
 	if err != nil {
 		return rep, err

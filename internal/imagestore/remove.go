@@ -172,8 +172,8 @@ func (s *Store) deleteChain(ctx context.Context, id digest.Digest, noPrune bool,
 
 func (s *Store) deleteImage(ctx context.Context, id digest.Digest, res *RemoveResult) error {
 	unused, err := s.Meta.DeleteImage(ctx, id, false)
-	if errdefs.IsConflict(err) {
-		return nil // someone tagged it meanwhile: it stays
+	if errdefs.IsConflict(err) || errdefs.IsNotFound(err) {
+		return nil // tagged meanwhile (it stays), or another process deleted it
 	}
 	if err != nil {
 		return err

@@ -88,9 +88,20 @@ func (s *store) repair(when string) {
 
 // ingests lists the ingest directories in the store (writes in flight or
 // abandoned).
+//
+// An ingest directory with no lock file yet is left out: a process killed
+// between creating the directory and its lock file leaves one, and the
+// cleaner leaves those alone for a minute, because a live writer may be
+// about to lock it. It holds no data.
 func (s *store) ingests() []string {
 	s.t.Helper()
-	return s.dirNames(filepath.Join("content", "ingest"))
+	var out []string
+	for _, name := range s.dirNames(filepath.Join("content", "ingest")) {
+		if _, err := os.Stat(filepath.Join(s.root, "content", "ingest", name, "lock")); err == nil {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // blobs lists the committed blobs.

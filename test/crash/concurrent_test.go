@@ -26,7 +26,6 @@ func TestConcurrentMutations(t *testing.T) {
 // TestConcurrentMutationsWithPrune is TestConcurrentMutations with
 // `image prune -f` among the operations.
 func TestConcurrentMutationsWithPrune(t *testing.T) {
-	skipBug(t, "fails through the bugs TestPruneRacesPrune and TestImportRacesIngestCleanup show")
 	concurrentMutations(t, true)
 }
 
@@ -40,7 +39,6 @@ func concurrentMutations(t *testing.T, prune bool) {
 	seed := crashSeed(t)
 	t.Logf("seed %d", seed)
 	s := newStore(t)
-	s.must("images") // create the store: TestFreshStoreConcurrentOpen covers a new one
 	pool := []string{"crash/pool:a", "crash/pool:b", "crash/pool:c", "crash/other:latest"}
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -163,7 +161,6 @@ func TestConcurrentLoad(t *testing.T) {
 	}
 	for round := range rounds {
 		s := newStore(t)
-		s.must("images") // create the store: TestFreshStoreConcurrentOpen covers a new one
 		var wg sync.WaitGroup
 		results := make([]result, 4)
 		for i := range results {

@@ -7,31 +7,10 @@ import (
 	"testing"
 )
 
-// skipBug skips a test that shows a known strata bug, unless
-// STRATA_CRASH_BUGS=1 asks to run it (to check a fix).
-func skipBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("STRATA_CRASH_BUGS") != "1" {
-		t.Skip("BUG: " + bug + " (STRATA_CRASH_BUGS=1 runs it)")
-	}
-}
-
-const (
-	bugPruneNotFound = "image prune fails with 'No such image: sha256:...' when another process " +
-		"deleted one of the dangling images it listed (imagestore.Prune -> deleteImage does not treat ErrNotFound from Meta.DeleteImage as done)"
-	bugIngestSteal = "an import or load fails with 'ingest tmp-... is in use by another process' when a concurrent " +
-		"`image prune`/`system check --repair` (content.CleanIngests) locks its fresh ingest between the writer's mkdir and its flock"
-	bugCheckRace = "`system check` next to rmi/prune reports 'corrupt-blob ...: not found' and 'bad-image ... missing' " +
-		"for blobs deleted after it listed them (it verifies without the GC lock); with --repair it deletes the image by ID"
-	bugFreshOpen = "commands started at once on a new store sometimes fail with 'read metadata version: database is locked " +
-		"(5) (SQLITE_BUSY)': metadata.Open does not retry SQLITE_BUSY while another process creates the database and switches it to WAL"
-)
-
 // TestPruneRacesPrune runs several `image prune -f` at once on a store of
 // dangling images: each lists the same images and deletes them; one that
 // finds an image already gone must carry on, not fail.
 func TestPruneRacesPrune(t *testing.T) {
-	skipBug(t, bugPruneNotFound)
 	f := getFixtures(t)
 	s := newStore(t)
 	for i := range 16 {
@@ -62,7 +41,6 @@ func TestPruneRacesPrune(t *testing.T) {
 // abandoned ingests (`image prune -f` does): a live import's fresh ingest
 // must never be taken for an abandoned one.
 func TestImportRacesIngestCleanup(t *testing.T) {
-	skipBug(t, bugIngestSteal)
 	f := getFixtures(t)
 	s := newStore(t)
 	s.must("images") // an existing store: TestFreshStoreConcurrentOpen covers a new one
@@ -107,7 +85,6 @@ func TestImportRacesIngestCleanup(t *testing.T) {
 // not corrupt, and images deleted meanwhile are not broken: check may see
 // the transient unreferenced blobs of an rmi in progress, nothing else.
 func TestCheckRacesRemoval(t *testing.T) {
-	skipBug(t, bugCheckRace)
 	f := getFixtures(t)
 	s := newStore(t)
 	s.must("images") // an existing store: TestFreshStoreConcurrentOpen covers a new one
@@ -156,7 +133,6 @@ func TestCheckRacesRemoval(t *testing.T) {
 // that does not exist yet: they all create and open metadata.db together,
 // and none may fail because another holds the database.
 func TestFreshStoreConcurrentOpen(t *testing.T) {
-	skipBug(t, bugFreshOpen)
 	f := getFixtures(t)
 	rounds := 60
 	if testing.Short() {

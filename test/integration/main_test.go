@@ -298,4 +298,3 @@ func wantContains(t *testing.T, what, got string, subs ...string) {
 		}
 	}
 }
-
