@@ -13,6 +13,8 @@ import (
 // cli holds the global flags and the lazily opened engine.
 type cli struct {
 	root       string
+	driver     string
+	runtime    string
 	layerLimit sizeValue
 	eng        *engine.Engine
 	stdin      io.Reader
@@ -29,7 +31,7 @@ func (c *cli) engine() (*engine.Engine, error) {
 	if c.eng != nil {
 		return c.eng, nil
 	}
-	opts := engine.Options{Root: c.root, LayerLimit: c.layerLimit.n}
+	opts := engine.Options{Root: c.root, LayerLimit: c.layerLimit.n, Driver: c.driver, Runtime: c.runtime}
 	if limit := os.Getenv("STRATA_LAYER_SIZE_LIMIT"); limit != "" && c.layerLimit.text == "" {
 		n, err := engine.ParseSize(limit)
 		if err != nil {
@@ -81,6 +83,8 @@ func (c *cli) rootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&c.root, "root", "", "state directory (default $STRATA_ROOT, /var/lib/strata as root, else $XDG_DATA_HOME/strata)")
+	root.PersistentFlags().StringVar(&c.driver, "storage-driver", "", "storage driver: overlay or vfs (default: the root's, else overlay where the kernel supports it)")
+	root.PersistentFlags().StringVar(&c.runtime, "runtime", "", "OCI runtime binary (default runc, else crun)")
 	root.PersistentFlags().Var(&c.layerLimit, "layer-size-limit", "largest uncompressed layer accepted by load and import (default $STRATA_LAYER_SIZE_LIMIT or 64GiB)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err: err, cmd: cmd.CommandPath()} })
 	root.SetOut(c.stdout)
@@ -97,6 +101,7 @@ func (c *cli) rootCommand() *cobra.Command {
 		c.imagesCommand("images"), c.tagCommand(), c.rmiCommand("rmi"), c.historyCommand(),
 		c.inspectCommand(), c.saveCommand(), c.loadCommand(), c.importCommand(),
 		c.infoCommand(), c.versionCommand())
+	c.addContainerCommands(root)
 	hideFlagsInUseLine(root)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/strata-dev/strata/internal/archive"
+	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/content"
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/imagestore"
@@ -23,6 +24,8 @@ const DefaultLayerLimit = 64 << 30
 type Options struct {
 	Root       string // "" = DefaultRoot()
 	LayerLimit int64  // 0 = DefaultLayerLimit
+	Driver     string // storage driver: "" = recorded or detected
+	Runtime    string // OCI runtime binary: "" = runc, else crun
 }
 
 // Engine holds the opened stores.
@@ -32,6 +35,9 @@ type Engine struct {
 	Meta    *metadata.DB
 	Images  *imagestore.Store
 	Limits  archive.Limits
+
+	opts       Options
+	containers *container.Manager
 }
 
 // DefaultRoot is $STRATA_ROOT, else /var/lib/strata for root, else
@@ -80,7 +86,7 @@ func Open(opts Options) (*Engine, error) {
 	if limit == 0 {
 		limit = DefaultLayerLimit
 	}
-	return &Engine{Root: root, Content: cs, Meta: meta, Images: imgs, Limits: archive.Limits{MaxSize: limit}}, nil
+	return &Engine{Root: root, Content: cs, Meta: meta, Images: imgs, Limits: archive.Limits{MaxSize: limit}, opts: opts}, nil
 }
 
 // Close releases the database.
