@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/engine"
 	"github.com/strata-dev/strata/internal/format"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -51,7 +53,7 @@ func (c *cli) historyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rows := historyRows(img, cfg, human, noTrunc, time.Now())
+			rows := historyRows(img, cfg, localIDs(cmd.Context(), e, img), human, noTrunc, time.Now())
 			if quiet {
 				for _, r := range rows {
 					fmt.Fprintln(c.stdout, r.ID)
@@ -78,10 +80,30 @@ func (c *cli) historyCommand() *cobra.Command {
 	return cmd
 }
 
-// historyRows lists the config's history newest first. The newest entry
-// carries the image ID; earlier ones are <missing>, like Docker for images
-// whose intermediate steps are not local images.
-func historyRows(img metadata.Image, cfg *image.Config, human, noTrunc bool, now time.Time) []historyRow {
+// localIDs maps history entries to the local parent images (commit and
+// build set them) that end there: each at the length of its own history.
+// The image itself ends the last entry; the rest are <missing>, as in
+// Docker.
+func localIDs(ctx context.Context, e *engine.Engine, img metadata.Image) map[int]string {
+	ids := map[int]string{}
+	for cur := img; cur.Parent != ""; {
+		parent, err := e.Meta.Get(ctx, cur.Parent)
+		if err != nil {
+			break
+		}
+		pcfg, err := loadConfig(e, parent)
+		if err != nil || len(pcfg.History) == 0 {
+			break
+		}
+		ids[len(pcfg.History)-1] = parent.ID.String()
+		cur = parent
+	}
+	return ids
+}
+
+// historyRows lists the config's history newest first, each row with the
+// local image that entry ends (ids), else <missing>.
+func historyRows(img metadata.Image, cfg *image.Config, ids map[int]string, human, noTrunc bool, now time.Time) []historyRow {
 	layers := img.Layers()
 	sizes := make([]int64, len(cfg.History))
 	li := 0
@@ -102,8 +124,11 @@ func historyRows(img metadata.Image, cfg *image.Config, human, noTrunc bool, now
 	for i := len(hist) - 1; i >= 0; i-- {
 		h := hist[i]
 		r := historyRow{ID: "<missing>", CreatedBy: h.CreatedBy, Comment: h.Comment, CreatedSince: "N/A", CreatedAt: "N/A"}
-		if i == len(hist)-1 {
-			r.ID = img.ID.String()
+		if id, ok := ids[i]; ok || i == len(hist)-1 {
+			if !ok {
+				id = img.ID.String()
+			}
+			r.ID = id
 			if !noTrunc {
 				r.ID = format.TruncateID(r.ID)
 			}

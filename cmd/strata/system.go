@@ -7,10 +7,14 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/engine"
 	"github.com/strata-dev/strata/internal/format"
 	"github.com/strata-dev/strata/internal/imagestore"
+	"github.com/strata-dev/strata/internal/metadata"
 )
 
 // version is set at link time: -ldflags "-X main.version=...".
@@ -71,22 +75,9 @@ func (c *cli) dfCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			imgs, err := e.Meta.List(cmd.Context())
+			rows, err := c.diskUsage(cmd, e)
 			if err != nil {
 				return err
-			}
-			// Sizes are what the blobs take on disk, each blob once however
-			// many images share it. No container uses an image yet, so all
-			// of it is reclaimable.
-			_, size, err := e.Content.Usage()
-			if err != nil {
-				return err
-			}
-			rows := []dfRow{
-				{Type: "Images", TotalCount: fmt.Sprint(len(imgs)), Active: "0", Size: dockerSize(size), Reclaimable: reclaimable(size, size)},
-				{Type: "Containers", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
-				{Type: "Local Volumes", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
-				{Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
 			}
 			w, err := format.NewWriter(c.stdout, tmpl, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", dfHeaders)
 			if err != nil {
@@ -102,6 +93,53 @@ func (c *cli) dfCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&tmpl, "format", "", "Format output using a custom template")
 	return cmd
+}
+
+// diskUsage gives the rows of `system df`. Image sizes are what blobs take
+// on disk, each blob once however many images share it; an image is active
+// while a container uses it, and what only inactive images use is
+// reclaimable.
+func (c *cli) diskUsage(cmd *cobra.Command, e *engine.Engine) ([]dfRow, error) {
+	ctx := cmd.Context()
+	imgs, err := e.Meta.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := e.Containers()
+	if err != nil {
+		return nil, err
+	}
+	u, err := mgr.DiskUsage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := e.Meta.AllBlobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sizes := map[digest.Digest]int64{}
+	active := map[digest.Digest]bool{}
+	for id, list := range blobs {
+		for _, b := range list {
+			sizes[b.Digest] = b.Size
+			if u.ActiveImages[id] {
+				active[b.Digest] = true
+			}
+		}
+	}
+	var total, inUse int64
+	for d, n := range sizes {
+		total += n
+		if active[d] {
+			inUse += n
+		}
+	}
+	return []dfRow{
+		{Type: "Images", TotalCount: fmt.Sprint(len(imgs)), Active: fmt.Sprint(len(u.ActiveImages)), Size: dockerSize(total), Reclaimable: reclaimable(total-inUse, total)},
+		{Type: "Containers", TotalCount: fmt.Sprint(u.Containers), Active: fmt.Sprint(u.RunningContainers), Size: dockerSize(u.ContainerBytes), Reclaimable: reclaimable(u.StoppedBytes, u.ContainerBytes)},
+		{Type: "Local Volumes", TotalCount: fmt.Sprint(u.Volumes), Active: fmt.Sprint(u.ActiveVolumes), Size: dockerSize(u.VolumeBytes), Reclaimable: reclaimable(u.UnusedBytes, u.VolumeBytes)},
+		{Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
+	}, nil
 }
 
 func reclaimable(part, total int64) string {
@@ -121,6 +159,10 @@ type infoView struct {
 	Blobs         int
 	BlobBytes     int64
 	Containers    int
+	Running       int
+	Paused        int
+	Stopped       int
+	Runtime       string
 	Version       string
 	OSType        string
 	Architecture  string
@@ -143,8 +185,11 @@ func (c *cli) infoCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			v := infoView{Root: e.Root, StorageDriver: storageDriver(), Images: len(imgs), Version: version,
+			v := infoView{Root: e.Root, Images: len(imgs), Version: version,
 				OSType: runtime.GOOS, Architecture: runtime.GOARCH, NCPU: runtime.NumCPU(), KernelVersion: kernelVersion()}
+			if err := containerInfo(cmd, e, &v); err != nil {
+				return err
+			}
 			for _, img := range imgs {
 				v.Tags += len(img.Tags)
 				if imagestore.IsDangling(img) {
@@ -157,9 +202,10 @@ func (c *cli) infoCommand() *cobra.Command {
 			if tmpl != "" {
 				return execTemplate(c, tmpl, v)
 			}
-			fmt.Fprintf(c.stdout, "Server Version: %s\nStorage Driver: %s\nStrata Root Dir: %s\nImages: %d\n Tags: %d\n Dangling: %d\nBlobs: %d (%s)\nContainers: %d\nKernel Version: %s\nOSType: %s\nArchitecture: %s\nCPUs: %d\n",
-				v.Version, v.StorageDriver, v.Root, v.Images, v.Tags, v.Dangling, v.Blobs, format.HumanSize(v.BlobBytes),
-				v.Containers, v.KernelVersion, v.OSType, v.Architecture, v.NCPU)
+			fmt.Fprintf(c.stdout, "Containers: %d\n Running: %d\n Paused: %d\n Stopped: %d\nImages: %d\n Tags: %d\n Dangling: %d\nBlobs: %d (%s)\n"+
+				"Server Version: %s\nStorage Driver: %s\nDefault Runtime: %s\nStrata Root Dir: %s\nKernel Version: %s\nOSType: %s\nArchitecture: %s\nCPUs: %d\n",
+				v.Containers, v.Running, v.Paused, v.Stopped, v.Images, v.Tags, v.Dangling, v.Blobs, format.HumanSize(v.BlobBytes),
+				v.Version, v.StorageDriver, v.Runtime, v.Root, v.KernelVersion, v.OSType, v.Architecture, v.NCPU)
 			return nil
 		},
 	}
@@ -167,14 +213,33 @@ func (c *cli) infoCommand() *cobra.Command {
 	return cmd
 }
 
-// storageDriver names the snapshot driver containers will use: overlay
-// where the kernel has overlayfs, else vfs.
-func storageDriver() string {
-	b, err := os.ReadFile("/proc/filesystems")
-	if err == nil && strings.Contains(string(b), "\toverlay\n") {
-		return "overlay"
+// containerInfo fills in the storage driver, runtime and container counts.
+func containerInfo(cmd *cobra.Command, e *engine.Engine, v *infoView) error {
+	mgr, err := e.Containers()
+	if err != nil {
+		return err
 	}
-	return "vfs"
+	v.StorageDriver = mgr.Driver
+	v.Runtime = "none (install runc or crun)"
+	if mgr.Runtime != nil {
+		v.Runtime = mgr.Runtime.Binary
+	}
+	list, err := mgr.List(cmd.Context())
+	if err != nil {
+		return err
+	}
+	for _, ctr := range list {
+		v.Containers++
+		switch ctr.State {
+		case metadata.StateRunning, metadata.StateRestarting:
+			v.Running++
+		case metadata.StatePaused:
+			v.Paused++
+		default:
+			v.Stopped++
+		}
+	}
+	return nil
 }
 
 func kernelVersion() string {
