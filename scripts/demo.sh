@@ -37,6 +37,19 @@ strata rmi -f busybox:latest "busybox:${ver:-1}" localhost:5000/demo/busybox:v1
 strata images
 strata load -i "$work/busybox-image.tar"
 strata images
+echo "== run containers on the image's copy-on-write layers"
+strata run --rm busybox echo "hello from a container"
+strata run -d --name web -p 127.0.0.1:18080:80 busybox httpd -f -p 80 -h /etc
+strata ps
+curl -fsS http://127.0.0.1:18080/passwd || wget -qO- http://127.0.0.1:18080/passwd
+strata exec web sh -c 'echo "served by strata" > /etc/motd; rm /bin/vi'
+strata diff web
+strata commit -m "add a motd" -a "demo" web busybox:motd
+strata history busybox:motd
+strata run --rm busybox:motd cat /etc/motd
+strata logs web | tail -3
+strata stop -t 1 web
+strata rm web
 echo "== disk usage and a full check"
 strata system df
 strata system check

@@ -11,6 +11,10 @@ have xz || need+=(xz-utils)
 have bzip2 || need+=(bzip2)
 have zstd || need+=(zstd)
 have hyperfine || need+=(hyperfine)
+have runc || have crun || need+=(runc)
+have iptables || need+=(iptables)
+have debootstrap || need+=(debootstrap)
+have curl || need+=(curl)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! have apt-get; then

@@ -69,7 +69,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, ready *os.File, wai
 		err = mon.run(ctx, ready)
 	}
 	if err != nil && ready != nil {
-		fmt.Fprintf(ready, "error: %s\n", err)
+		fmt.Fprintf(ready, "error: %s\n", err) // fails harmlessly if "ok" was sent
 		ready.Close()
 	}
 	mon.teardown(ctx)
@@ -182,9 +182,11 @@ func (mon *monitor) runOnce(ctx context.Context, env *runEnv, ready *os.File) (i
 		return 0, err
 	}
 	copies := mon.copyOutput(stdio)
-	if ready != nil {
-		fmt.Fprintln(ready, "ok")
-		ready.Close()
+	// A client that attaches before the start hears "ok" now; otherwise
+	// "ok" means the container runs, so `ps` right after `run -d` shows it.
+	waiting := !closed(mon.started)
+	if waiting {
+		signalReady(ready)
 	}
 	select {
 	case <-mon.started:
@@ -202,6 +204,9 @@ func (mon *monitor) runOnce(ctx context.Context, env *runEnv, ready *os.File) (i
 	mon.setState(ctx, func(c *metadata.Container) {
 		c.State, c.Pid, c.StartedAt, c.ExitCode = metadata.StateRunning, pid, time.Now().UTC(), 0
 	})
+	if !waiting {
+		signalReady(ready)
+	}
 	code, werr := oci.Wait(pid)
 	if werr != nil {
 		code = 255
@@ -309,6 +314,24 @@ func (mon *monitor) teardown(ctx context.Context) {
 		if err := mon.m.Remove(ctx, mon.c.ID, RemoveOptions{Force: true, Volumes: true}); err != nil {
 			fmt.Fprintf(os.Stderr, "monitor %s: --rm: %v\n", mon.c.ID[:12], err)
 		}
+	}
+}
+
+// signalReady tells the starting command that the container is up; the
+// pipe is closed, so later calls write nothing.
+func signalReady(ready *os.File) {
+	if ready != nil {
+		fmt.Fprintln(ready, "ok")
+		ready.Close()
+	}
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
