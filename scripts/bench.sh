@@ -8,6 +8,8 @@
 #   (b) import of a 200 MB root filesystem tar, plain and gzip; peer: docker
 #       import with a daemon; else strata's MB/s next to the hash floor
 #   (c) `images` and `images --format json` with 2,000 images (target < 0.2 s)
+#   (d) containers: `run --rm IMAGE true` latency, commit of one small change
+#       on a small and on a big image, disk used by 10 containers of one image
 #
 # Knobs: BENCH_RUNS (3), BENCH_IMAGE_MB (500), BENCH_ROOTFS_MB (200),
 # BENCH_IMAGES (2000), BENCH_DIR (.bench), BENCH_KEEP=1 keeps the data.
@@ -150,6 +152,50 @@ row "images ($nimages images)" "$ls_s" "$(target "$ls_s")" "-"
 row "images --format json ($nimages)" "$lsj_s" "$(target "$lsj_s")" "-"
 rm -rf "$work/many" "$work"/many?.tar
 
+# ---- (d) containers ------------------------------------------------------
+if [ "$(id -u)" = 0 ] && command -v runc >/dev/null && [ -x /bin/busybox ]; then
+  note "(d) containers: run --rm latency, commit cost, disk use of 10 containers"
+  croot=$work/ctr
+  mkdir -p "$work/bb/bin" "$work/bb/etc"
+  cp /bin/busybox "$work/bb/bin/"
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$work/bb/bin/$a"; done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$work/bb/etc/passwd"
+  tar -C "$work/bb" -cf "$work/bb.tar" .
+  head -c $((rootfs_mb << 20)) /dev/urandom >"$work/bb/big.bin"
+  tar -C "$work/bb" -cf "$work/big.tar" .
+  "$strata" --root "$croot" import "$work/bb.tar" bench/bb >/dev/null
+  "$strata" --root "$croot" import "$work/big.tar" bench/big >/dev/null
+  run_s=$(median strata-run "$runs" --warmup 2 -N "$strata --root $croot run --rm --network none bench/bb true")
+  runbr_s=$(median strata-run-bridge "$runs" --warmup 2 -N "$strata --root $croot run --rm bench/bb true")
+  if $have_docker; then
+    docker import "$work/bb.tar" bench/bb >/dev/null
+    drun_s=$(median docker-run "$runs" --warmup 2 "docker run --rm bench/bb true")
+    row "run --rm IMAGE true" "$runbr_s" "docker run --rm" "$drun_s"
+  else
+    row "run --rm IMAGE true (bridge)" "$runbr_s" "-" "-"
+  fi
+  row "run --rm --network none IMAGE true" "$run_s" "-" "-"
+  for img in bb big; do
+    "$strata" --root "$croot" run -d --name "c-$img" --network none "bench/$img" sleep 1000 >/dev/null
+    "$strata" --root "$croot" exec "c-$img" sh -c 'echo change > /changed'
+  done
+  commit_small=$(median strata-commit-small "$runs" --warmup 1 -N "$strata --root $croot commit c-bb")
+  commit_big=$(median strata-commit-big "$runs" --warmup 1 -N "$strata --root $croot commit c-big")
+  row "commit 1 small change, 2 MB image" "$commit_small" "-" "-"
+  row "commit 1 small change, ${rootfs_mb} MB image" "$commit_big" "same change, 2 MB image" "$commit_small"
+  before=$(du -sb "$croot/snapshots" | cut -f1)
+  for i in $(seq 1 10); do
+    "$strata" --root "$croot" run -d --name "d$i" --network none bench/big sh -c 'head -c 1048576 /dev/urandom > /own; sleep 1000' >/dev/null
+  done
+  sleep 1
+  after=$(du -sb "$croot/snapshots" | cut -f1)
+  grew=$((after - before))
+  disk_note="10 containers of the ${rootfs_mb} MB image: +$((grew / 1000)) kB on disk (own writes: 10 x 1049 kB)"
+  "$strata" --root "$croot" rm -f $("$strata" --root "$croot" ps -aq) >/dev/null
+else
+  disk_note="containers: skipped (needs root, runc and /bin/busybox)"
+fi
+
 # ---- summary -----------------------------------------------------------
 echo
 echo "strata $("$strata" version --format '{{.Version}}') on $(nproc) CPUs, $(uname -r); medians of $runs runs (images: 10)"
@@ -159,3 +205,4 @@ $have_skopeo || echo "skopeo: not installed"
 printf '%-34s %9s   %-46s %9s %8s\n' "benchmark" "strata" "peer" "peer" "peer/strata"
 for r in "${rows[@]}"; do echo "$r"; done
 echo "(peer/strata above 1: strata is faster)"
+echo "$disk_note"

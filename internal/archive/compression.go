@@ -151,36 +151,6 @@ func (a *asyncDecoder) Close() error {
 	return a.d.Close()
 }
 
-// open starts the decoder of d.comp on br.
-func (d *decompressReader) open(br *bufio.Reader) error {
-	var err error
-	switch d.comp {
-	case Gzip:
-		var zr *gzip.Reader
-		if zr, err = gzip.NewReader(br); err == nil {
-			zr.Multistream(true)
-			d.r, d.close = zr, zr.Close
-		}
-	case Zstd:
-		var zr *zstd.Decoder
-		zr, err = zstd.NewReader(br,
-			zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxWindow(zstdMaxWindow),
-		)
-		if err == nil {
-			d.r, d.close = zr, func() error { zr.Close(); return nil }
-		}
-	case Xz:
-		d.r, err = xz.NewReader(br)
-	case Bzip2:
-		d.r = bzip2.NewReader(br)
-	}
-	if err == io.EOF { // the header itself was cut short
-		err = io.ErrUnexpectedEOF
-	}
-	return d.classify(err)
-}
-
 // sourceReader remembers the first error of the compressed source, so that
 // a read failure of the source is not reported as corrupt data.
 type sourceReader struct {
@@ -229,6 +199,36 @@ func (d *decompressReader) Close() error {
 	return nil
 }
 
+// open starts the decoder of d.comp on br.
+func (d *decompressReader) open(br *bufio.Reader) error {
+	var err error
+	switch d.comp {
+	case Gzip:
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(br); err == nil {
+			zr.Multistream(true)
+			d.r, d.close = zr, zr.Close
+		}
+	case Zstd:
+		var zr *zstd.Decoder
+		zr, err = zstd.NewReader(br,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(zstdMaxWindow),
+		)
+		if err == nil {
+			d.r, d.close = zr, func() error { zr.Close(); return nil }
+		}
+	case Xz:
+		d.r, err = xz.NewReader(newXzGuard(br))
+	case Bzip2:
+		d.r = bzip2.NewReader(br)
+	}
+	if err == io.EOF { // the header itself was cut short
+		err = io.ErrUnexpectedEOF
+	}
+	return d.classify(err)
+}
+
 // classify maps a decompressor error to errdefs.ErrCorrupt, unless it
 // really is a read error of the source.
 func (d *decompressReader) classify(err error) error {
@@ -237,6 +237,9 @@ func (d *decompressReader) classify(err error) error {
 	}
 	if d.src.err != nil && d.src.err != io.EOF {
 		return d.src.err
+	}
+	if errors.Is(err, errdefs.ErrLimitExceeded) {
+		return err
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return errdefs.Newf(errdefs.ErrCorrupt, "%s stream is truncated", d.comp)

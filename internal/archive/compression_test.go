@@ -100,7 +100,7 @@ func TestLooksLikeTar(t *testing.T) {
 }
 
 func TestDecompressRoundTrip(t *testing.T) {
-	data := sampleData(3 << 20) // more than the 1 MiB buffers
+	data := sampleData(1<<20 + 300<<10) // more than the 1 MiB buffers
 	for _, c := range allCompressions {
 		t.Run(c.String(), func(t *testing.T) {
 			t.Parallel()
@@ -225,5 +225,17 @@ func TestDecompressCloseStopsDecoder(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > base {
 		t.Fatalf("%d goroutines left running, %d before", n, base)
+	}
+}
+
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestReadaheadGivesUpOnStuckReader(t *testing.T) {
+	ra := newReadahead(stuckReader{})
+	defer ra.Close()
+	if _, err := ra.Read(make([]byte, 10)); !errors.Is(err, io.ErrNoProgress) {
+		t.Fatalf("got %v, want io.ErrNoProgress", err)
 	}
 }

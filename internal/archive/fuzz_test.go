@@ -13,7 +13,7 @@ import (
 	"github.com/strata-dev/strata/internal/errdefs"
 )
 
-const fuzzLimit = 4 << 20
+const fuzzLimit = 1 << 20
 
 func fuzzSeeds(f *testing.F) {
 	raw, _ := layerOf(f, 3000, 700)
@@ -186,4 +186,25 @@ func tryCompressBzip2(f *testing.F, data []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return runFilter(f, data, "bzip2", "-c"), true
+}
+
+// FuzzXzGuard: the guard never panics, and its verdict does not depend on
+// how the stream is split into reads.
+func FuzzXzGuard(f *testing.F) {
+	for _, n := range []int{0, 100, 70000} {
+		enc := compress(f, Xz, sampleData(n))
+		f.Add(enc, uint16(7))
+		f.Add(enc[:len(enc)/2], uint16(1))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, step uint16) {
+		whole := newXzGuard(nil).feed(data)
+		g := newXzGuard(nil)
+		var split error
+		for rest, k := data, int(step%512)+1; len(rest) > 0 && split == nil; rest = rest[min(k, len(rest)):] {
+			split = g.feed(rest[:min(k, len(rest))])
+		}
+		if (whole == nil) != (split == nil) {
+			t.Fatalf("whole: %v, in pieces of %d: %v", whole, int(step%512)+1, split)
+		}
+	})
 }

@@ -72,14 +72,20 @@ func (ra *readahead) fill(r io.Reader) {
 }
 
 // readFull fills buf unless r fails or ends first. Unlike io.ReadFull it
-// returns r's error unchanged.
+// returns r's error unchanged, and like bufio it gives up on a reader that
+// keeps returning nothing.
 func readFull(r io.Reader, buf []byte) (int, error) {
-	n := 0
+	n, empty := 0, 0
 	var err error
 	for n < len(buf) && err == nil {
 		var m int
 		m, err = r.Read(buf[n:])
 		n += m
+		if m > 0 {
+			empty = 0
+		} else if empty++; empty >= 100 && err == nil {
+			err = io.ErrNoProgress
+		}
 	}
 	return n, err
 }

@@ -40,8 +40,21 @@ type LayerInfo struct {
 // over a limit is errdefs.ErrLimitExceeded and stops reading at once; a
 // truncated or undecodable stream is errdefs.ErrCorrupt. Read errors of r
 // and write errors of out pass through. On error, only the Compression of
-// the returned LayerInfo is set.
+// the returned LayerInfo is set, and out may have received part of the
+// stream. A tar that ends without end-of-archive blocks is accepted, as
+// archive/tar (and Docker) accept it.
 func Scan(r io.Reader, out io.Writer, lim Limits) (LayerInfo, error) {
+	return scanStream(r, out, lim, nil)
+}
+
+// entryFunc is what a scan does with an accepted entry besides checking it
+// (Apply writes it out): p is the cleaned entry name and data reads the
+// entry's content. A read error of data is reported as Scan would report it,
+// whatever entryFunc returns.
+type entryFunc func(hdr *tar.Header, p string, data io.Reader) error
+
+// scanStream is Scan, calling apply (if not nil) for every accepted entry.
+func scanStream(r io.Reader, out io.Writer, lim Limits, apply entryFunc) (LayerInfo, error) {
 	rc, comp, err := Decompress(r)
 	if err != nil {
 		return LayerInfo{Compression: comp}, err
@@ -54,6 +67,7 @@ func Scan(r io.Reader, out io.Writer, lim Limits) (LayerInfo, error) {
 		br:    bufio.NewReaderSize(m, bufSize),
 		lim:   lim,
 		check: newChecker(),
+		apply: apply,
 	}
 	if err := s.run(); err != nil {
 		return LayerInfo{Compression: comp}, err
@@ -74,6 +88,23 @@ type scan struct {
 	check   *checker
 	entries int
 	last    string // name of the last entry returned by the tar reader
+	apply   entryFunc
+	data    dataReader
+}
+
+// dataReader reads an entry's content for an entryFunc and remembers the
+// first read error, so that it is classified as a stream error.
+type dataReader struct {
+	r   io.Reader
+	err error
+}
+
+func (d *dataReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF && d.err == nil {
+		d.err = err
+	}
+	return n, err
 }
 
 func (s *scan) run() error {
@@ -108,17 +139,26 @@ func (s *scan) entry(tr *tar.Reader, hdr *tar.Header) error {
 	if s.lim.MaxEntries > 0 && s.entries > s.lim.MaxEntries {
 		return errdefs.Newf(errdefs.ErrLimitExceeded, "layer has more than %d entries", s.lim.MaxEntries)
 	}
-	if err := s.check.check(hdr); err != nil {
+	p, err := s.check.checkEntry(hdr)
+	if err != nil {
+		return err
+	}
+	// The stored part of sparse files is small, their logical size may be
+	// huge: only the stream's size limit applies to them.
+	if hdr.Typeflag == tar.TypeReg && !isSparse(hdr) && s.lim.MaxSize > 0 && hdr.Size > s.lim.MaxSize {
+		return errdefs.Newf(errdefs.ErrLimitExceeded, "layer is larger than the limit of %d bytes (entry %q alone has %d)",
+			s.lim.MaxSize, hdr.Name, hdr.Size)
+	}
+	if s.apply != nil {
+		s.data = dataReader{r: tr}
+		err := s.apply(hdr, p, &s.data)
+		if s.data.err != nil {
+			return s.streamError(s.data.err, fmt.Sprintf("in entry %q", hdr.Name))
+		}
 		return err
 	}
 	if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 || isSparse(hdr) {
-		// Other data (and the stored part of sparse files, whose logical
-		// size may be huge) is skipped by the next tr.Next.
-		return nil
-	}
-	if s.lim.MaxSize > 0 && hdr.Size > s.lim.MaxSize {
-		return errdefs.Newf(errdefs.ErrLimitExceeded, "layer is larger than the limit of %d bytes (entry %q alone has %d)",
-			s.lim.MaxSize, hdr.Name, hdr.Size)
+		return nil // other data is skipped by the next tr.Next
 	}
 	if _, err := io.Copy(io.Discard, tr); err != nil {
 		return s.streamError(err, fmt.Sprintf("in entry %q", hdr.Name))
@@ -138,19 +178,21 @@ func (s *scan) headerError(err error) error {
 	return errdefs.Newf(errdefs.ErrCorrupt, "invalid tar header %s: %v", where, err)
 }
 
-// streamError explains a read failure at where ("in entry \"x\"").
+// streamError explains a read failure at where (`in entry "x"`): as
+// "gzip stream is truncated in entry "x"" when the decompressor, source or
+// tee failed, as "layer is truncated in entry "x"" when the tar is cut short.
 func (s *scan) streamError(err error, where string) error {
 	if s.m.failed() {
 		err = s.m.err // the tar reader may have replaced it
 		if errors.Is(err, errdefs.ErrLimitExceeded) {
 			return err
 		}
-		return fmt.Errorf("layer %s: %w", where, err)
+		return fmt.Errorf("%w %s", err, where)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return errdefs.Newf(errdefs.ErrCorrupt, "layer is truncated %s", where)
 	}
-	return errdefs.Newf(errdefs.ErrCorrupt, "layer %s: %w", where, err)
+	return errdefs.Newf(errdefs.ErrCorrupt, "reading the layer %s: %w", where, err)
 }
 
 // isSparse reports a GNU sparse file (old GNU format or PAX records).

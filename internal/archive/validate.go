@@ -38,15 +38,22 @@ func newChecker() *checker { return &checker{symlinks: make(map[string]struct{})
 // check validates hdr and records its effect on the symlink set. It returns
 // nil or an *EntryError.
 func (c *checker) check(hdr *tar.Header) error {
+	_, err := c.checkEntry(hdr)
+	return err
+}
+
+// checkEntry is check that also returns the cleaned entry path, the one an
+// extraction must use.
+func (c *checker) checkEntry(hdr *tar.Header) (string, error) {
 	p, reason := cleanName(hdr.Name)
 	if reason == "" {
 		reason = c.checkType(hdr, p)
 	}
 	if reason != "" {
-		return &EntryError{Entry: hdr.Name, Reason: reason}
+		return "", &EntryError{Entry: hdr.Name, Reason: reason}
 	}
 	c.record(hdr, p)
-	return nil
+	return p, nil
 }
 
 // checkType applies the rules that depend on the entry type. p is the

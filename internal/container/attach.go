@@ -69,6 +69,9 @@ func (m *Manager) Attach(ctx context.Context, ref string, o AttachOptions) (code
 	go func() { frames <- readOutput(bufio.NewReader(conn), o, &code) }()
 	select {
 	case err := <-frames:
+		if err == nil {
+			waitExit(ctx, c) // its teardown (and --rm) is done when run returns
+		}
 		return code, false, err
 	case <-detach:
 		return 0, true, nil

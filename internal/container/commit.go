@@ -178,7 +178,8 @@ func commitConfig(parent *image.Config, c metadata.Container, cfg Config, diffID
 	n.Container = c.ID
 	n.RootFS.DiffIDs = append(append([]digest.Digest{}, parent.RootFS.DiffIDs...), diffID)
 	n.History = append(append([]image.History{}, parent.History...), image.History{
-		Created: &now, CreatedBy: strings.Join(cfg.Args, " "), Author: o.Author, Comment: o.Message,
+		// Docker records the container's Cmd alone, without its Entrypoint.
+		Created: &now, CreatedBy: strings.Join(cfg.Cmd, " "), Author: o.Author, Comment: o.Message,
 	})
 	return &n, nil
 }

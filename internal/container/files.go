@@ -1,15 +1,11 @@
 package container
 
 import (
-	"archive/tar"
 	"context"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -86,47 +82,13 @@ func (m *Manager) Changes(ctx context.Context, ref string) ([]archive.Change, er
 			return err == nil
 		}
 		if m.Driver == "vfs" {
-			out, err = changesFromDiff(lower, upper, exists)
+			out, err = archive.ChangesTrees(lower, upper)
 			return err
 		}
 		out, err = archive.Changes(upper, exists)
 		return err
 	})
 	return out, err
-}
-
-// changesFromDiff lists changes for vfs containers from the layer
-// DiffTrees would commit: whiteouts are deletions, other entries are
-// additions or changes depending on the lower tree.
-func changesFromDiff(lower, upper string, exists func(string) bool) ([]archive.Change, error) {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(archive.DiffTrees(pw, lower, upper)) }()
-	defer pr.Close()
-	tr := tar.NewReader(pr)
-	var out []archive.Change
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		name := "/" + strings.TrimSuffix(path.Clean(hdr.Name), "/")
-		base := path.Base(name)
-		switch {
-		case base == ".wh..wh..opq":
-			continue
-		case strings.HasPrefix(base, ".wh."):
-			out = append(out, archive.Change{Kind: 'D', Path: path.Join(path.Dir(name), strings.TrimPrefix(base, ".wh."))})
-		case exists(name):
-			out = append(out, archive.Change{Kind: 'C', Path: name})
-		default:
-			out = append(out, archive.Change{Kind: 'A', Path: name})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
 }
 
 // Size returns the disk used by the container's own layer and that plus

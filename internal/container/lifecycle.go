@@ -47,8 +47,12 @@ func (m *Manager) reconcile(ctx context.Context, c metadata.Container) (metadata
 // own, default 10 s), then kills. It returns once the container is down.
 func (m *Manager) Stop(ctx context.Context, ref string, timeout *int) (metadata.Container, error) {
 	c, err := m.Get(ctx, ref)
-	if err != nil || !running(c.State) {
+	if err != nil {
 		return c, err
+	}
+	if !running(c.State) {
+		waitExit(ctx, c) // it may have just ended: let its monitor finish
+		return m.stopped(ctx, c)
 	}
 	cfg, err := decodeConfig(c.Config)
 	if err != nil {
@@ -66,7 +70,18 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout *int) (metadata.
 		_ = m.Runtime.Kill(ctx, c.ID, unix.SIGKILL, true)
 		return m.reconcile(ctx, c)
 	}
-	return m.Meta.GetContainer(ctx, c.ID)
+	waitExit(ctx, c)
+	return m.stopped(ctx, c)
+}
+
+// stopped re-reads a container after it stopped; one that --rm removed
+// meanwhile is returned as it was, without an error, as Docker's stop does.
+func (m *Manager) stopped(ctx context.Context, c metadata.Container) (metadata.Container, error) {
+	cur, err := m.Get(ctx, c.ID)
+	if errdefs.IsNotFound(err) {
+		return c, nil
+	}
+	return cur, err
 }
 
 // Kill sends a signal (default SIGKILL) to the container's process.
@@ -103,6 +118,7 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 	}
 	if c.MonitorPid != 0 {
 		if rep, err := call(m.sockPath(c.ID), request{Op: opWait}); err == nil {
+			waitExit(ctx, c)
 			return rep.ExitCode, nil
 		}
 		if c, err = m.Get(ctx, c.ID); err != nil {
@@ -130,10 +146,29 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 			return errdefs.Newf(errdefs.ErrConflict, "cannot remove container %q: container is running: stop the container before removing or force remove", "/"+c.Name)
 		}
 		zero := 0
-		if c, err = m.Stop(ctx, c.ID, &zero); err != nil {
+		if _, err = m.Stop(ctx, c.ID, &zero); err != nil {
 			return err
 		}
+	} else if alive(c) {
+		// A monitor still tearing down, or one whose container waits for
+		// its first client (its `run` was interrupted): end it first.
+		if c.State == metadata.StateCreated {
+			_, _ = call(m.sockPath(c.ID), request{Op: opKill})
+		}
+		waitExit(ctx, c)
 	}
+	if c, err = m.Get(ctx, c.ID); err != nil {
+		if errdefs.IsNotFound(err) {
+			return nil // a --rm container removed itself meanwhile
+		}
+		return err
+	}
+	return m.removeStopped(ctx, c, o)
+}
+
+// removeStopped removes a container that no monitor runs any more (or
+// whose own monitor calls this, for --rm).
+func (m *Manager) removeStopped(ctx context.Context, c metadata.Container, o RemoveOptions) error {
 	cfg, err := decodeConfig(c.Config)
 	if err != nil {
 		return err

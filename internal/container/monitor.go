@@ -68,11 +68,13 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, ready *os.File, wai
 	if err == nil {
 		err = mon.run(ctx, ready)
 	}
+	// Tear down before reporting a failed start: the caller may start the
+	// container again at once, and must not race with this cleanup.
+	mon.teardown(ctx)
 	if err != nil && ready != nil {
 		fmt.Fprintf(ready, "error: %s\n", err) // fails harmlessly if "ok" was sent
 		ready.Close()
 	}
-	mon.teardown(ctx)
 	return err
 }
 
@@ -192,6 +194,11 @@ func (mon *monitor) runOnce(ctx context.Context, env *runEnv, ready *os.File) (i
 	case <-mon.started:
 	case <-time.After(2 * time.Minute):
 	}
+	if mon.stopped.Load() { // stopped or removed before its first client came
+		_ = rt.Delete(ctx, id, true)
+		stdio.closeParent()
+		return 0, nil
+	}
 	pid, err := oci.ReadPidFile(pidFile)
 	if err == nil {
 		err = rt.Start(ctx, id)
@@ -300,18 +307,24 @@ func (mon *monitor) teardown(ctx context.Context) {
 		return
 	}
 	mon.m.cleanupRun(ctx, mon.c.ID)
-	_, _ = mon.m.Meta.UpdateContainer(ctx, mon.c.ID, func(c *metadata.Container) error {
-		if c.State == metadata.StateRunning || c.State == metadata.StateRestarting || c.State == metadata.StateCreated && c.Pid != 0 {
+	c, _ := mon.m.Meta.UpdateContainer(ctx, mon.c.ID, func(c *metadata.Container) error {
+		if c.State == metadata.StateRunning || c.State == metadata.StateRestarting || c.State == metadata.StatePaused ||
+			c.State == metadata.StateCreated && c.Pid != 0 {
 			c.State = metadata.StateExited
 		}
-		c.MonitorPid, c.MonitorStart, c.Pid = 0, 0, 0
+		if c.MonitorPid == os.Getpid() {
+			c.MonitorPid, c.MonitorStart = 0, 0
+		}
+		c.Pid = 0
 		return nil
 	})
 	if mon.logs != nil {
 		mon.logs.Close()
 	}
-	if mon.cfg.AutoRemove {
-		if err := mon.m.Remove(ctx, mon.c.ID, RemoveOptions{Force: true, Volumes: true}); err != nil {
+	// --rm: removed while this process still runs, so that commands
+	// waiting for it to exit (run, stop, wait) find the container gone.
+	if mon.cfg.AutoRemove && c.ID != "" {
+		if err := mon.m.removeStopped(ctx, c, RemoveOptions{Force: true, Volumes: true}); err != nil {
 			fmt.Fprintf(os.Stderr, "monitor %s: --rm: %v\n", mon.c.ID[:12], err)
 		}
 	}
@@ -355,8 +368,8 @@ func processStart(pid int) uint64 {
 		return 0
 	}
 	fields := strings.Fields(s[i+1:])
-	if len(fields) < 20 {
-		return 0
+	if len(fields) < 20 || fields[0] == "Z" || fields[0] == "X" {
+		return 0 // gone, or a zombie: where nothing reaps orphans, a killed monitor stays one
 	}
 	v, _ := strconv.ParseUint(fields[19], 10, 64)
 	return v
@@ -370,5 +383,18 @@ func alive(c metadata.Container) bool {
 	if err := syscall.Kill(c.MonitorPid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
 		return false
 	}
-	return processStart(c.MonitorPid) == c.MonitorStart
+	start := processStart(c.MonitorPid)
+	return start != 0 && start == c.MonitorStart
+}
+
+// waitExit waits (up to 30 s) until the monitor recorded in c has exited:
+// after the container stopped for good it still unmounts, releases the
+// network and, with --rm, removes the container. Commands that stop or
+// wait for a container return only then, so the next command (start, rm,
+// ps) never races with that teardown.
+func waitExit(ctx context.Context, c metadata.Container) {
+	deadline := time.Now().Add(30 * time.Second)
+	for alive(c) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -46,6 +46,22 @@ func (m *Manager) Start(ctx context.Context, ref string, waitAttach bool) (metad
 	if err != nil {
 		return c, err
 	}
+	if alive(c) {
+		if c.State == metadata.StateCreated {
+			// Its monitor waits for a first client (the `run` that
+			// started it was interrupted): let it go.
+			if !waitAttach {
+				_, _ = call(m.sockPath(c.ID), request{Op: opStart})
+			}
+			return c, nil
+		}
+		if !running(c.State) {
+			waitExit(ctx, c) // the last run's monitor is still tearing down
+			if c, err = m.Get(ctx, c.ID); err != nil {
+				return c, err
+			}
+		}
+	}
 	switch c.State {
 	case metadata.StateRunning, metadata.StateRestarting:
 		return c, nil // Docker: starting a running container is a no-op

@@ -134,7 +134,10 @@ func parseProcStat(data []byte) (uint64, int, bool) {
 		}
 		found = true
 	}
-	return total * (1e9 / clockTicks), online, found
+	if !found {
+		return 0, 0, false
+	}
+	return total * (1e9 / clockTicks), online, true
 }
 
 // parseNetDev sums received and sent bytes of every interface in

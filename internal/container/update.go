@@ -233,3 +233,18 @@ func writeBundle(path string, s *specs.Spec) error {
 	}
 	return nil
 }
+
+// restartPolicy is the restart policy stored for a container now: `update
+// --restart` changes it while the monitor runs. fallback is returned when
+// the record cannot be read.
+func (m *Manager) restartPolicy(ctx context.Context, id string, fallback RestartPolicy) RestartPolicy {
+	c, err := m.Meta.GetContainer(ctx, id)
+	if err != nil {
+		return fallback
+	}
+	cfg, err := decodeConfig(c.Config)
+	if err != nil {
+		return fallback
+	}
+	return cfg.Restart
+}

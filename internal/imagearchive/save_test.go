@@ -19,9 +19,9 @@ import (
 )
 
 // fixture is a store with three images: two tagged ones sharing a base
-// layer (one of them with a gzip layer) and an untagged one.
+// layer (with a gzip and a zstd top layer) and an untagged one.
 type fixture struct {
-	s                 *testStore
+	s                  *testStore
 	busybox, app, anon metadata.Image
 }
 

@@ -27,7 +27,7 @@ func skopeo(t *testing.T, src, dst string) {
 }
 
 // TestSkopeoInterop checks that skopeo reads what Save writes (as a
-// docker-archive) and that Load reads the oci-archive and docker-archive
+// docker-archive and as an oci-archive) and that Load reads the oci-archive and docker-archive
 // skopeo writes.
 func TestSkopeoInterop(t *testing.T) {
 	t.Parallel()
@@ -49,6 +49,14 @@ func TestSkopeoInterop(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, "manifest.json")); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := os.Stat(filepath.Join(out, fx.busybox.ID.Encoded())); err != nil {
+			t.Errorf("config blob not copied: %v", err)
+		}
+	})
+	t.Run("read as oci-archive", func(t *testing.T) {
+		t.Parallel()
+		out := filepath.Join(t.TempDir(), "img")
+		skopeo(t, "oci-archive:"+saved+":latest", "dir:"+out)
 		if _, err := os.Stat(filepath.Join(out, fx.busybox.ID.Encoded())); err != nil {
 			t.Errorf("config blob not copied: %v", err)
 		}
