@@ -33,6 +33,14 @@ func (c *cli) execCommand() *cobra.Command {
 			if interactive {
 				o.Stdin = os.Stdin
 			}
+			if tty && interactive && isTerminal(os.Stdin) && !detach {
+				if restore, err := makeRaw(int(os.Stdin.Fd())); err == nil {
+					defer restore()
+				}
+				sizes, stop := watchSize(int(os.Stdin.Fd()))
+				defer stop()
+				o.Resize = sizes
+			}
 			code, err := mgr.Exec(cmd.Context(), args[0], o)
 			if err != nil {
 				return c.startFailed(mgr, "", false, err)

@@ -34,7 +34,7 @@ func (c *cli) inspectCmd(use, short string, typ *string) *cobra.Command {
 		Short: short,
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if typ != nil && *typ != "" && *typ != "image" {
+			if typ != nil && *typ != "" && *typ != "image" && *typ != "container" {
 				return errdefs.Newf(errdefs.ErrInvalidArgument, "%q is not a valid value for --type", *typ)
 			}
 			e, err := c.engine()
@@ -44,7 +44,7 @@ func (c *cli) inspectCmd(use, short string, typ *string) *cobra.Command {
 			var views []any
 			failed := 0
 			for _, name := range args {
-				v, err := inspectImage(cmd, e, name)
+				v, err := c.inspectObject(cmd, e, name, typ, false)
 				if err != nil {
 					fmt.Fprintf(c.stderr, "Error: %s\n", err)
 					failed++

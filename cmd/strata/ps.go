@@ -87,7 +87,11 @@ func (c *cli) listContainers(cmd *cobra.Command, o psOptions) error {
 		o.last = 1
 	}
 	now := time.Now()
-	w, err := format.NewWriter(c.stdout, o.format, psTable, psHeaders)
+	table := psTable
+	if o.size {
+		table += "\t{{.Size}}" // Docker adds the column to its default table
+	}
+	w, err := format.NewWriter(c.stdout, o.format, table, psHeaders)
 	if err != nil && !o.quiet {
 		return err
 	}
@@ -126,13 +130,14 @@ func psRowOf(mgr *container.Manager, cmd *cobra.Command, ctr metadata.Container,
 	cfg, _ := container.ConfigOf(ctr)
 	r := psRow{ID: ctr.ID, Image: ctr.ImageRef, Names: ctr.Name, State: ctr.State, Networks: cfg.Network,
 		CreatedAt: ctr.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: format.Ago(ctr.Created, now)}
-	command := strconv.Quote(strings.Join(cfg.Args, " "))
+	command := commandString(cfg.Args)
 	if !o.noTrunc {
 		r.ID = r.ID[:12]
-		command = strconv.Quote(format.Ellipsis(strings.Join(cfg.Args, " "), 20))
+		command = format.Ellipsis(command, 20)
 	}
-	r.Command = command
+	r.Command = strconv.Quote(command)
 	r.Status = containerStatus(ctr, now)
+	cfg.Ports = mgr.PublishedPorts(ctr, cfg) // random host ports as resolved at start
 	r.Ports = portsString(ctr, cfg)
 	var labels []string
 	for k, v := range cfg.Labels {
@@ -144,6 +149,19 @@ func psRowOf(mgr *container.Manager, cmd *cobra.Command, ctr metadata.Container,
 		r.Size = containerSize(mgr, cmd, ctr)
 	}
 	return r
+}
+
+// commandString is Docker's COMMAND: the arguments joined by spaces, those
+// with a space inside in single quotes.
+func commandString(args []string) string {
+	parts := make([]string, len(args))
+	for i, a := range args {
+		parts[i] = a
+		if strings.Contains(a, " ") {
+			parts[i] = "'" + a + "'"
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // containerStatus is Docker's STATUS column.
@@ -169,15 +187,17 @@ func containerStatus(ctr metadata.Container, now time.Time) string {
 }
 
 // portsString is Docker's PORTS column: published ports of a running
-// container as 0.0.0.0:8080->80/tcp, exposed ones as 80/tcp.
+// container as 0.0.0.0:8080->80/tcp, exposed ones as 80/tcp; nothing for a
+// container that does not run (Docker drops its port map at stop).
 func portsString(ctr metadata.Container, cfg container.Config) string {
+	if !container.IsRunning(ctr) {
+		return ""
+	}
 	published := map[string]bool{}
 	var parts []string
-	if container.IsRunning(ctr) {
-		for _, p := range cfg.Ports {
-			parts = append(parts, p.String())
-			published[fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)] = true
-		}
+	for _, p := range cfg.Ports {
+		parts = append(parts, p.String())
+		published[fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)] = true
 	}
 	var exposed []string
 	for p := range cfg.Exposed {

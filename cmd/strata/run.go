@@ -255,15 +255,15 @@ func (c *cli) runCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mgr, err := c.containers()
 			if err != nil {
-				return err
+				return runError(err)
 			}
 			o, err := f.options(cmd.Flags(), args)
 			if err != nil {
-				return err
+				return runError(err)
 			}
 			ctr, err := mgr.Create(cmd.Context(), o)
 			if err != nil {
-				return err
+				return runError(err)
 			}
 			if f.detach {
 				if _, err := mgr.Start(cmd.Context(), ctr.ID, false); err != nil {
@@ -290,6 +290,12 @@ func (c *cli) runCommand() *cobra.Command {
 	return cmd
 }
 
+// runError reports a `run` that failed before its container ran, with
+// Docker's exit status 125.
+func runError(err error) error {
+	return statusError{code: 125, msg: "strata: Error: " + err.Error() + ".\nSee 'strata run --help'."}
+}
+
 // startFailed reports a container that did not start with Docker's exit
 // codes (125, 126, 127), removing it when --rm asked for that.
 func (c *cli) startFailed(mgr *container.Manager, id string, autoRemove bool, err error) error {
@@ -299,6 +305,9 @@ func (c *cli) startFailed(mgr *container.Manager, id string, autoRemove bool, er
 	var se *container.StartError
 	if errors.As(err, &se) {
 		return statusError{code: se.Code, msg: "strata: Error: " + se.Msg + "."}
+	}
+	if id != "" { // run
+		return runError(err)
 	}
 	return err
 }

@@ -26,11 +26,12 @@ type ExecOptions struct {
 	Stdin      *os.File // nil: /dev/null
 	Stdout     *os.File
 	Stderr     *os.File
+	Resize     <-chan [2]uint16 // with Tty: terminal sizes (rows, cols)
 }
 
 // Exec runs another process in a running container and returns its exit
-// code (0 when detached). With a terminal the runtime drives the caller's
-// terminal itself.
+// code (0 when detached, whose output is discarded, as Docker does). With a
+// terminal, the pty is copied to and from the caller's stdio (execTty).
 func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, error) {
 	c, err := m.Get(ctx, ref)
 	if err != nil {
@@ -49,7 +50,14 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions) (int, err
 	if err != nil {
 		return 0, err
 	}
-	opts := oci.ExecOpts{Detach: o.Detach, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}
+	opts := oci.ExecOpts{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}
+	switch {
+	case o.Detach:
+		proc.Terminal = false
+		opts = oci.ExecOpts{Detach: true}
+	case o.Tty:
+		return m.execTty(ctx, c.ID, proc, o)
+	}
 	err = m.Runtime.Exec(ctx, c.ID, proc, opts)
 	var ee *oci.ExitError
 	if errors.As(err, &ee) {

@@ -256,7 +256,7 @@ func (mon *monitor) restartDelay(code, restarts int, ran time.Duration) (time.Du
 	if mon.stopped.Load() {
 		return 0, false
 	}
-	p := mon.cfg.Restart
+	p := mon.m.restartPolicy(context.Background(), mon.c.ID, mon.cfg.Restart)
 	switch p.Name {
 	case "always", "unless-stopped":
 	case "on-failure":

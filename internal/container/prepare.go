@@ -107,7 +107,7 @@ func (m *Manager) volumeMounts(c metadata.Container, cfg Config, rootfs string) 
 		}
 		if b.Volume {
 			var err error
-			if src, err = m.ensureVolume(b.Source, rootfs, b.Destination); err != nil {
+			if src, err = m.ensureVolume(src, rootfs, b.Destination); err != nil {
 				return nil, err
 			}
 		} else if _, err := os.Stat(src); os.IsNotExist(err) {

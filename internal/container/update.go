@@ -90,11 +90,11 @@ func (m *Manager) Update(ctx context.Context, ref string, o UpdateOptions) (meta
 	if err != nil || o.Memory == nil && o.CPUs == nil && o.PidsLimit == nil {
 		return c, err
 	}
-	if c.State != metadata.StateRunning && c.State != metadata.StatePaused {
-		return c, nil
+	if !running(c.State) {
+		return c, nil // the bundle is written afresh at the next start
 	}
-	if err := m.updateLive(ctx, c.ID, o); err != nil {
-		if now, gerr := m.Get(ctx, c.ID); gerr == nil && now.State != metadata.StateRunning && now.State != metadata.StatePaused {
+	if err := m.updateLive(ctx, c.ID, o, c.State != metadata.StateRestarting); err != nil {
+		if now, gerr := m.Get(ctx, c.ID); gerr == nil && !running(now.State) {
 			return now, nil // it stopped meanwhile: the stored settings are all that counts
 		}
 		_, _ = m.Meta.UpdateContainer(ctx, c.ID, func(cur *metadata.Container) error {
@@ -111,10 +111,12 @@ func (m *Manager) Update(ctx context.Context, ref string, o UpdateOptions) (meta
 	return c, nil
 }
 
-// updateLive writes the new limits into the container's bundle and asks
-// the runtime to apply them to its cgroup.
-func (m *Manager) updateLive(ctx context.Context, id string, o UpdateOptions) error {
-	if m.Runtime == nil {
+// updateLive writes the new limits into the bundle of a container that has
+// a monitor (which starts it again from that bundle when its restart
+// policy says so) and, when its process exists (cgroup true), asks the
+// runtime to apply them to its cgroup.
+func (m *Manager) updateLive(ctx context.Context, id string, o UpdateOptions, cgroup bool) error {
+	if m.Runtime == nil && cgroup {
 		return errdefs.Newf(errdefs.ErrUnavailable, "no OCI runtime found: install runc or crun")
 	}
 	bundle := filepath.Join(m.dir(id), "config.json")
@@ -131,7 +133,7 @@ func (m *Manager) updateLive(ctx context.Context, id string, o UpdateOptions) er
 	res := updateResources(o, swapLimited(s.Linux.Resources))
 	before := *s.Linux.Resources
 	mergeResources(s.Linux.Resources, res)
-	if err := writeBundle(bundle, s); err != nil {
+	if err := writeBundle(bundle, s); err != nil || !cgroup {
 		return err
 	}
 	if err := m.Runtime.Update(ctx, id, res); err != nil {
