@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +16,13 @@ func (c *cli) containerInspectCommand() *cobra.Command {
 		Short: "Display detailed information on one or more containers",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.inspectContainers(cmd, args, tmpl, size)
+			mgr, err := c.containers()
+			if err != nil {
+				return err
+			}
+			return c.inspectAll(cmd, args, tmpl, func(_ *engine.Engine, ref string) (any, error) {
+				return mgr.Inspect(cmd.Context(), ref, size)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
@@ -25,39 +30,11 @@ func (c *cli) containerInspectCommand() *cobra.Command {
 	return cmd
 }
 
-// inspectContainers prints the inspect views of refs like `docker
-// container inspect`: errors on stderr, the found ones on stdout, exit 1
-// if any was missing.
-func (c *cli) inspectContainers(cmd *cobra.Command, refs []string, tmpl string, size bool) error {
-	mgr, err := c.containers()
-	if err != nil {
-		return err
-	}
-	var views []any
-	failed := 0
-	for _, ref := range refs {
-		v, err := mgr.Inspect(cmd.Context(), ref, size)
-		if err != nil {
-			fmt.Fprintf(c.stderr, "Error: %s\n", err)
-			failed++
-			continue
-		}
-		views = append(views, v)
-	}
-	if err := c.printInspect(views, tmpl); err != nil {
-		return err
-	}
-	if failed > 0 {
-		return statusError{code: 1}
-	}
-	return nil
-}
-
-// inspectObject is the top-level `inspect`'s lookup of one name: with typ
-// nil (image inspect) an image; else by --type: "container", "image", or
-// "" for a container first, then an image, as Docker does.
+// inspectObject is the top-level `inspect`'s lookup of one name, by
+// --type: "container", "image", or "" for a container first, then an
+// image, as Docker does.
 func (c *cli) inspectObject(cmd *cobra.Command, e *engine.Engine, name string, typ *string, size bool) (any, error) {
-	if typ == nil || *typ == "image" {
+	if *typ == "image" {
 		return inspectImage(cmd, e, name)
 	}
 	switch *typ {

@@ -15,54 +15,70 @@ import (
 )
 
 func (c *cli) imageInspectCommand() *cobra.Command {
-	return c.inspectCmd("inspect [OPTIONS] IMAGE [IMAGE...]", "Display detailed information on one or more images", nil)
-}
-
-// inspectCommand is the top-level `inspect`; containers join it in a later
-// issue, until then it inspects images. Its --type takes Docker's "image".
-func (c *cli) inspectCommand() *cobra.Command {
-	var typ string
-	cmd := c.inspectCmd("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on strata objects", &typ)
-	cmd.Flags().StringVar(&typ, "type", "", "Only inspect objects of the given type")
-	return cmd
-}
-
-func (c *cli) inspectCmd(use, short string, typ *string) *cobra.Command {
 	var tmpl string
 	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
+		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Display detailed information on one or more images",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if typ != nil && *typ != "" && *typ != "image" && *typ != "container" {
-				return errdefs.Newf(errdefs.ErrInvalidArgument, "%q is not a valid value for --type", *typ)
-			}
-			e, err := c.engine()
-			if err != nil {
-				return err
-			}
-			var views []any
-			failed := 0
-			for _, name := range args {
-				v, err := c.inspectObject(cmd, e, name, typ, false)
-				if err != nil {
-					fmt.Fprintf(c.stderr, "Error: %s\n", err)
-					failed++
-					continue
-				}
-				views = append(views, v)
-			}
-			if err := c.printInspect(views, tmpl); err != nil {
-				return err
-			}
-			if failed > 0 {
-				return statusError{code: 1}
-			}
-			return nil
+			return c.inspectAll(cmd, args, tmpl, func(e *engine.Engine, name string) (any, error) {
+				return inspectImage(cmd, e, name)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
 	return cmd
+}
+
+// inspectCommand is the top-level `inspect`: containers first, then
+// images, or the --type given.
+func (c *cli) inspectCommand() *cobra.Command {
+	var tmpl, typ string
+	var size bool
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Return low-level information on strata objects",
+		Args:  minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if typ != "" && typ != "image" && typ != "container" {
+				return errdefs.Newf(errdefs.ErrInvalidArgument, "%q is not a valid value for --type", typ)
+			}
+			return c.inspectAll(cmd, args, tmpl, func(e *engine.Engine, name string) (any, error) {
+				return c.inspectObject(cmd, e, name, &typ, size)
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&tmpl, "format", "f", "", "Format output using a custom template")
+	cmd.Flags().StringVar(&typ, "type", "", "Only inspect objects of the given type")
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "Display total file sizes if the type is container")
+	return cmd
+}
+
+// inspectAll prints the views lookup finds for names, Docker-style: errors
+// on stderr, the found ones on stdout, exit status 1 if any was missing.
+func (c *cli) inspectAll(cmd *cobra.Command, names []string, tmpl string, lookup func(*engine.Engine, string) (any, error)) error {
+	e, err := c.engine()
+	if err != nil {
+		return err
+	}
+	var views []any
+	failed := 0
+	for _, name := range names {
+		v, err := lookup(e, name)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "Error: %s\n", err)
+			failed++
+			continue
+		}
+		views = append(views, v)
+	}
+	if err := c.printInspect(views, tmpl); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return statusError{code: 1}
+	}
+	return nil
 }
 
 func inspectImage(cmd *cobra.Command, e *engine.Engine, name string) (image.InspectView, error) {

@@ -149,10 +149,12 @@ func TestInspectMissing(t *testing.T) {
 	if len(views) != 1 || views[0].Id != id {
 		t.Fatalf("found ones not printed: %s", r.Stdout)
 	}
-	wantLines(t, "stderr", r.Stderr, "Error: No such image: nosuch:latest", "Error: No such image: nosuch:2")
+	// The top-level inspect looks for containers too: Docker's wording.
+	wantLines(t, "stderr", r.Stderr, "Error: No such object: nosuch", "Error: No such object: nosuch:2")
 
 	r = s.fail(1, "image", "inspect", "--format", "{{.Id}}", "there:1", "nosuch")
 	wantLines(t, "format", r.Stdout, id)
+	wantLines(t, "image inspect stderr", r.Stderr, "Error: No such image: nosuch:latest")
 	r = s.fail(1, "inspect", "nosuch")
 	wantLines(t, "none found", r.Stdout, "[]")
 	r = s.fail(1, "inspect", "--format", "{{.Nope", "there:1")
