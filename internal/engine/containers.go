@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/strata-dev/strata/internal/container"
@@ -54,6 +56,19 @@ func (e *Engine) StorageDriver() (string, error) {
 	return DriverVFS, nil
 }
 
+// recordDriver writes the driver file once, atomically.
+func (e *Engine) recordDriver(driver string) error {
+	path := filepath.Join(e.Root, driverFile)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	tmp := path + ".tmp-" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, []byte(driver+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 // Containers opens what running containers needs, on first use: image
 // commands never pay for it.
 func (e *Engine) Containers() (*container.Manager, error) {
@@ -64,7 +79,7 @@ func (e *Engine) Containers() (*container.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(e.Root, driverFile), []byte(driver+"\n"), 0o644); err != nil {
+	if err := e.recordDriver(driver); err != nil {
 		return nil, err
 	}
 	snapRoot := filepath.Join(e.Root, "snapshots", driver)
@@ -88,6 +103,12 @@ func (e *Engine) Containers() (*container.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Work a killed process left half done: snapshots being created or
+	// removed, layers being extracted. Each is locked while in progress,
+	// so this never touches another process's live work.
+	if cl, ok := sn.(snapshot.Cleaner); ok {
+		_ = cl.Cleanup(context.Background())
+	}
 	e.containers = &container.Manager{
 		Meta: e.Meta, Images: e.Images, Snapshotter: sn, Driver: driver,
 		Unpacker: &unpack.Unpacker{Content: e.Content, Snapshotter: sn, Driver: driver,
@@ -96,5 +117,6 @@ func (e *Engine) Containers() (*container.Manager, error) {
 		Runtime: rt, Dir: filepath.Join(e.Root, "containers"), VolumeDir: filepath.Join(e.Root, "volumes"),
 		StrataRoot: e.Root, Exe: exe,
 	}
+	_ = e.containers.Unpacker.Cleanup(context.Background())
 	return e.containers, nil
 }

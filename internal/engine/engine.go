@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/container"
@@ -77,9 +78,12 @@ func Open(opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Ingests left by killed processes (their locks are free) go now;
+	// resumable downloads stay for a day.
+	_, _ = cs.CleanIngests(24 * time.Hour)
 	imgs, err := imagestore.New(cs, meta, filepath.Join(root, "locks"))
 	if err != nil {
-		meta.Close()
+		_ = meta.Close() // nothing was written yet; the store error is the one to report
 		return nil, err
 	}
 	limit := opts.LayerLimit
