@@ -117,7 +117,7 @@ func BenchmarkApply(b *testing.B) {
 			cmd.Stdin = bytes.NewReader(src)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
-				return fmt.Errorf("%v: %s", err, out)
+				return fmt.Errorf("%w: %s", err, out)
 			}
 			return nil
 		}))

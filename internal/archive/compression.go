@@ -126,7 +126,7 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	src := &sourceReader{r: r}
 	br := bufio.NewReaderSize(src, bufSize)
 	head, err := br.Peek(blockSize)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, Uncompressed, err
 	}
 	c := DetectCompression(head)
@@ -223,7 +223,7 @@ func (d *decompressReader) open(br *bufio.Reader) error {
 	case Bzip2:
 		d.r = bzip2.NewReader(br)
 	}
-	if err == io.EOF { // the header itself was cut short
+	if errors.Is(err, io.EOF) { // the header itself was cut short
 		err = io.ErrUnexpectedEOF
 	}
 	return d.classify(err)
@@ -232,10 +232,10 @@ func (d *decompressReader) open(br *bufio.Reader) error {
 // classify maps a decompressor error to errdefs.ErrCorrupt, unless it
 // really is a read error of the source.
 func (d *decompressReader) classify(err error) error {
-	if err == nil || err == io.EOF {
+	if err == nil || errors.Is(err, io.EOF) {
 		return err
 	}
-	if d.src.err != nil && d.src.err != io.EOF {
+	if d.src.err != nil && !errors.Is(d.src.err, io.EOF) {
 		return d.src.err
 	}
 	if errors.Is(err, errdefs.ErrLimitExceeded) {

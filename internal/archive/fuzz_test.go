@@ -90,7 +90,7 @@ func checkSafe(t *testing.T, raw []byte) int {
 		if err == io.EOF {
 			return n
 		}
-		if err != nil && err != tar.ErrInsecurePath {
+		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
 			t.Fatalf("accepted stream fails to re-read: %v", err)
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {

@@ -114,7 +114,7 @@ func (s *scan) run() error {
 		if err == io.EOF {
 			break
 		}
-		if err != nil && err != tar.ErrInsecurePath { // Scan judges names itself.
+		if err != nil && !errors.Is(err, tar.ErrInsecurePath) { // Scan judges names itself.
 			return s.headerError(err)
 		}
 		s.last = hdr.Name
@@ -252,4 +252,4 @@ func (m *meter) Read(p []byte) (int, error) {
 
 // failed reports an error below the tar reader (limit, decompression,
 // source or tee), as opposed to a malformed tar.
-func (m *meter) failed() bool { return m.err != nil && m.err != io.EOF }
+func (m *meter) failed() bool { return m.err != nil && !errors.Is(m.err, io.EOF) }

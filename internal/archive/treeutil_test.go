@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -279,5 +278,3 @@ func (s *sentinel) check(t testing.TB) {
 		}
 	}
 }
-
-func isErrno(err error, e unix.Errno) bool { return errors.Is(err, e) }

@@ -129,7 +129,12 @@ func (s *Store) cleanIngest(ref string, maxAge time.Duration) (bool, error) {
 // to a writer that is about to lock it.
 func removeLockless(dir string) (bool, error) {
 	old, err := staleIngest(dir, time.Minute)
-	if err != nil || !old {
+	if err != nil {
+		// Gone meanwhile (its writer or another cleaner finished it) or not
+		// judgeable: either way it is not this cleaner's to remove.
+		return false, nil //nolint:nilerr // see above
+	}
+	if !old {
 		return false, nil
 	}
 	if _, err := os.Stat(filepath.Join(dir, lockName)); !errors.Is(err, fs.ErrNotExist) {

@@ -81,7 +81,7 @@ func (rd *reader) read(ctx context.Context, r io.Reader) error {
 		if err == io.EOF {
 			break
 		}
-		if err != nil && err != tar.ErrInsecurePath { // names are judged below
+		if err != nil && !errors.Is(err, tar.ErrInsecurePath) { // names are judged below
 			return readError(err, last)
 		}
 		last = fmt.Sprintf("after entry %q", hdr.Name)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -228,7 +229,7 @@ func readTar(t testing.TB, b []byte) ([]*tar.Header, map[string][]byte) {
 	bodies := map[string][]byte{}
 	for {
 		h, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return hdrs, bodies
 		}
 		if err != nil {

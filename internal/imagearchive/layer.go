@@ -103,13 +103,13 @@ func (rd *reader) streamLayer(ctx context.Context, e *entry, src io.Reader) erro
 	res := <-done
 	lb := &layerBlob{w: w, size: size, info: res.info}
 	switch {
-	case cerr != nil && cerr != errScanStopped:
+	case cerr != nil && !errors.Is(cerr, errScanStopped):
 		lb.abort()
 		return cerr
 	case res.err != nil:
 		lb.abort()
 		e.err = res.err
-		return nil
+		return nil //nolint:nilerr // a refused layer is recorded in e.err, not fatal (see above)
 	case res.info.Compression == archive.Xz || res.info.Compression == archive.Bzip2:
 		lb.abort()
 		e.err = unsupportedCompression(res.info.Compression)

@@ -3,6 +3,7 @@ package imagearchive
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -73,7 +74,7 @@ func (t *tarStream) copyFile(name string, f *os.File, size int64) error {
 		// Hide f's WriteTo, which would copy through a 32 KiB buffer.
 		n, err = io.CopyBuffer(t.w, io.LimitReader(struct{ io.Reader }{f}, size), t.buf)
 	}
-	if err == io.EOF || (err == nil && n < size) {
+	if errors.Is(err, io.EOF) || (err == nil && n < size) {
 		return errdefs.Newf(errdefs.ErrCorrupt, "%s: blob file has %d bytes, expected %d", name, n, size)
 	}
 	if err != nil {

@@ -68,10 +68,14 @@ func (s *Store) IngestLayer(r io.Reader, lim archive.Limits) (Layer, error) {
 	if err != nil {
 		return Layer{}, err
 	}
-	defer w.Close()
+	// Commit or Abort ends the writer on every return; Close only releases
+	// the lock should Scan panic.
+	defer func() { _ = w.Close() }()
 	info, err := archive.Scan(r, w, lim)
 	if err != nil {
-		w.Abort()
+		// An ingest Abort fails to remove is a tmp- ref, which garbage
+		// collection removes; the scan error is the one to report.
+		_ = w.Abort()
 		return Layer{}, err
 	}
 	blob, err := w.Commit(info.Size, info.DiffID)

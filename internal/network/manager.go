@@ -134,7 +134,9 @@ func (m *Manager) Setup(ctx context.Context, cfg Config) (_ Attachment, err erro
 	}
 	defer func() {
 		if err != nil {
-			m.Teardown(context.WithoutCancel(ctx), cfg.ID)
+			if terr := m.Teardown(context.WithoutCancel(ctx), cfg.ID); terr != nil {
+				err = errors.Join(err, fmt.Errorf("undo network setup of %s: %w", cfg.ID, terr))
+			}
 		}
 	}()
 	switch mode {

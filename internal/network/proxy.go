@@ -57,12 +57,12 @@ func ListenPorts(ports []PortMapping, target net.IP) (*PortProxy, error) {
 	p := &PortProxy{}
 	for _, m := range ports {
 		if m.HostPortEnd != 0 {
-			p.Close()
+			_ = p.Close() // the ports just bound; the mapping error is the one to report
 			return nil, errdefs.Newf(errdefs.ErrInvalidArgument, "publish %s: host port range not resolved", m)
 		}
 		c, _, err := listen(m)
 		if err != nil {
-			p.Close()
+			_ = p.Close() // the ports just bound; the bind error is the one to report
 			return nil, err
 		}
 		dst := netip.AddrPortFrom(t, m.ContainerPort)
@@ -88,7 +88,8 @@ func (p *PortProxy) Addrs() []net.Addr {
 // Serve forwards traffic until ctx ends, then closes the listeners and every
 // connection and returns nil.
 func (p *PortProxy) Serve(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { p.Close() })
+	// Closing ends the forwarders; Serve returns nil whatever it reports.
+	stop := context.AfterFunc(ctx, func() { _ = p.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	for _, f := range p.forwarders {
@@ -139,14 +140,14 @@ func (f *tcpForwarder) serve(ctx context.Context) {
 // handle pipes one client connection to the container, passing half-closes
 // through so that request/response protocols that shut down writing work.
 func (f *tcpForwarder) handle(ctx context.Context, client net.Conn) {
-	defer client.Close()
+	defer closeConn(client)
 	d := net.Dialer{Timeout: dialTimeout}
 	backend, err := d.DialContext(ctx, "tcp", f.target)
 	if err != nil {
 		return
 	}
-	defer backend.Close()
-	stop := context.AfterFunc(ctx, func() { client.Close(); backend.Close() })
+	defer closeConn(backend)
+	stop := context.AfterFunc(ctx, func() { closeConn(client); closeConn(backend) })
 	defer stop()
 	done := make(chan struct{})
 	go func() {
@@ -162,14 +163,21 @@ func (f *tcpForwarder) handle(ctx context.Context, client net.Conn) {
 func pipe(dst, src net.Conn) {
 	_, err := io.Copy(dst, src)
 	if err != nil {
-		dst.Close()
-		src.Close()
+		closeConn(dst)
+		closeConn(src)
 		return
 	}
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
+		// This fails only when the connection is already gone, which the
+		// copy in the other direction then sees too.
+		_ = cw.CloseWrite()
 	}
 }
+
+// closeConn closes a proxied socket and drops the error: the copies using it
+// have ended or are being cut short, and close(2) on a socket reports nothing
+// the client or the container could act on.
+func closeConn(c io.Closer) { _ = c.Close() }
 
 type udpForwarder struct {
 	conn   *net.UDPConn
@@ -190,7 +198,7 @@ func (f *udpForwarder) serve(ctx context.Context) {
 	defer func() {
 		mu.Lock()
 		for _, up := range flows {
-			up.Close()
+			closeConn(up)
 		}
 		mu.Unlock()
 		wg.Wait()
@@ -217,11 +225,12 @@ func (f *udpForwarder) serve(ctx context.Context) {
 				mu.Lock()
 				delete(flows, client)
 				mu.Unlock()
-				up.Close()
+				closeConn(up)
 			})
 		}
 		mu.Unlock()
-		up.Write(buf[:n])
+		// A datagram the container's socket refuses is lost, as UDP allows.
+		_, _ = up.Write(buf[:n])
 	}
 }
 
@@ -229,7 +238,8 @@ func (f *udpForwarder) serve(ctx context.Context) {
 func (f *udpForwarder) replies(up *net.UDPConn, client netip.AddrPort) {
 	buf := make([]byte, 64<<10)
 	for {
-		up.SetReadDeadline(time.Now().Add(udpIdleTimeout))
+		// This fails only on a closed socket, which the Read below reports.
+		_ = up.SetReadDeadline(time.Now().Add(udpIdleTimeout))
 		n, err := up.Read(buf)
 		if err != nil {
 			if errors.Is(err, syscall.ECONNREFUSED) {

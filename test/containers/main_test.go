@@ -7,7 +7,6 @@ package containers
 import (
 	"archive/tar"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // strataBin is the binary under test: $STRATA_BIN, else <module>/bin/strata
@@ -40,7 +41,7 @@ func runMain(m *testing.M) int {
 			return 1
 		}
 	}
-	bin, cleanup, err := findBinary()
+	bin, cleanup, err := testbin.Find(testbin.WithCommands("stats", "container prune"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "containers:", err)
 		return 1
@@ -117,73 +118,6 @@ func busyboxRootfs() ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-func findBinary() (string, func(), error) {
-	nothing := func() {}
-	if b := os.Getenv("STRATA_BIN"); b != "" {
-		abs, err := filepath.Abs(b)
-		return abs, nothing, err
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", nothing, err
-	}
-	if b := filepath.Join(root, "bin", "strata"); hasCommands(b) {
-		return b, nothing, nil
-	}
-	dir, err := os.MkdirTemp("", "strata-bin-")
-	if err != nil {
-		return "", nothing, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	b := filepath.Join(dir, "strata")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", b, "./cmd/strata")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		cleanup()
-		return "", nothing, fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return b, cleanup, nil
-}
-
-// hasCommands reports whether a built binary is recent enough to have the
-// commands under test (an old bin/strata would fail them all).
-func hasCommands(bin string) bool {
-	for _, args := range [][]string{{"stats", "--help"}, {"container", "prune", "--help"}} {
-		if exec.Command(bin, args...).Run() != nil {
-			return false
-		}
-	}
-	return true
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// result is what one strata run printed and returned.
-type result struct {
-	Stdout, Stderr string
-	Code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
-}
-
 // sandbox is one test's store with busybox imported; every container
 // created in it is removed when the test ends.
 type sandbox struct {
@@ -213,39 +147,16 @@ func (s *sandbox) removeAll() {
 	}
 }
 
-func (s *sandbox) exec(stdin io.Reader, args ...string) result {
+func (s *sandbox) exec(stdin io.Reader, args ...string) testbin.Result {
 	s.t.Helper()
-	cmd := exec.Command(strataBin, append([]string{"--root", s.root}, args...)...)
-	cmd.Env = cleanEnv()
-	if stdin == nil {
-		stdin = strings.NewReader("")
-	}
-	cmd.Stdin = stdin
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{Stdout: out.String(), Stderr: errb.String()}
+	r, err := testbin.Run(strataBin, testbin.Env(), stdin, append([]string{"--root", s.root}, args...)...)
 	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			s.t.Fatalf("strata %s: %v", strings.Join(args, " "), err)
-		}
-		r.Code = ee.ExitCode()
+		s.t.Fatalf("strata %s: %v", strings.Join(args, " "), err)
 	}
 	return r
 }
 
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STRATA_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-func (s *sandbox) run(args ...string) result {
+func (s *sandbox) run(args ...string) testbin.Result {
 	s.t.Helper()
 	return s.exec(nil, args...)
 }
@@ -267,7 +178,7 @@ func (s *sandbox) okIn(stdin io.Reader, args ...string) string {
 
 // fail runs strata and fails the test unless it exits with code and
 // prints wantErr on stderr.
-func (s *sandbox) fail(code int, wantErr string, args ...string) result {
+func (s *sandbox) fail(code int, wantErr string, args ...string) testbin.Result {
 	s.t.Helper()
 	r := s.exec(nil, args...)
 	if r.Code != code || !strings.Contains(r.Stderr, wantErr) {

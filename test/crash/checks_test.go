@@ -28,7 +28,7 @@ func (s *store) check(args ...string) checkReport {
 	s.t.Helper()
 	res := s.run(append([]string{"system", "check"}, args...)...)
 	rep := checkReport{res: res}
-	for _, line := range strings.Split(res.stdout, "\n") {
+	for _, line := range strings.Split(res.Stdout, "\n") {
 		if line == "" || strings.HasPrefix(line, "checked ") || strings.HasPrefix(line, "run 'strata") {
 			continue
 		}
@@ -40,7 +40,7 @@ func (s *store) check(args ...string) checkReport {
 // requireClean fails unless `system check` exits 0 and reports nothing.
 func (s *store) requireClean(when string) {
 	s.t.Helper()
-	if rep := s.check(); rep.res.code != 0 || len(rep.problems) > 0 {
+	if rep := s.check(); rep.res.Code != 0 || len(rep.problems) > 0 {
 		s.t.Fatalf("%s: system check not clean:\n%s", when, rep.res)
 	}
 }
@@ -53,7 +53,7 @@ func (s *store) requireClean(when string) {
 func (s *store) checkAfterCrash(when string) checkReport {
 	s.t.Helper()
 	rep := s.check()
-	switch rep.res.code {
+	switch rep.res.Code {
 	case 0:
 		if len(rep.problems) > 0 {
 			s.t.Fatalf("%s: system check exits 0 but reports problems:\n%s", when, rep.res)
@@ -77,7 +77,7 @@ func (s *store) checkAfterCrash(when string) checkReport {
 // then requires a clean check and no leftover ingest.
 func (s *store) repair(when string) {
 	s.t.Helper()
-	if rep := s.check("--repair"); rep.res.code != 0 {
+	if rep := s.check("--repair"); rep.res.Code != 0 {
 		s.t.Fatalf("%s: system check --repair:\n%s", when, rep.res)
 	}
 	s.requireClean(when + ", after --repair")
@@ -151,7 +151,7 @@ func (s *store) layers(id string) []string {
 // archive away.
 func (s *store) saveDiscard(names ...string) {
 	s.t.Helper()
-	if res := s.runTo(io.Discard, append([]string{"save"}, names...)...); res.code != 0 {
+	if res := s.runTo(io.Discard, append([]string{"save"}, names...)...); res.Code != 0 {
 		s.t.Fatalf("%s", res)
 	}
 }

@@ -95,11 +95,11 @@ func mutate(t *testing.T, s *store, f *fixtures, pool []string, rng *rand.Rand, 
 		}
 		res := s.run(args...)
 		switch {
-		case res.code == 0:
+		case res.Code == 0:
 			if args[0] == "import" {
-				mine = append(mine, strings.TrimSpace(res.stdout))
+				mine = append(mine, strings.TrimSpace(res.Stdout))
 			}
-		case mayLose && res.code == 1 && lostRace.MatchString(res.stderr):
+		case mayLose && res.Code == 1 && lostRace.MatchString(res.Stderr):
 		default:
 			t.Errorf("concurrent %s", res)
 			return
@@ -172,7 +172,7 @@ func TestConcurrentLoad(t *testing.T) {
 		}
 		wg.Wait()
 		for _, res := range results {
-			if res.code != 0 {
+			if res.Code != 0 {
 				t.Fatalf("round %d: concurrent %s", round, res)
 			}
 		}

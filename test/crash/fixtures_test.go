@@ -116,14 +116,14 @@ func (f *fixtures) makeArchive(t *testing.T) error {
 	}
 	s := newStore(t)
 	defer os.RemoveAll(s.root)
-	if res := s.run("load", "-i", hand); res.code != 0 {
+	if res := s.run("load", "-i", hand); res.Code != 0 {
 		return fmt.Errorf("%s", res)
 	}
-	if res := s.run("import", single, "crash/single:latest"); res.code != 0 {
+	if res := s.run("import", single, "crash/single:latest"); res.Code != 0 {
 		return fmt.Errorf("%s", res)
 	}
 	f.archive = filepath.Join(f.dir, "images.tar")
-	if res := s.run("save", "-o", f.archive, "crash/multi:latest", "crash/multi:v1", "crash/single:latest"); res.code != 0 {
+	if res := s.run("save", "-o", f.archive, "crash/multi:latest", "crash/multi:v1", "crash/single:latest"); res.Code != 0 {
 		return fmt.Errorf("%s", res)
 	}
 	imgs, err := listImages(s)
@@ -331,11 +331,11 @@ func gzipFile(src, dst string) error {
 // familiar tags.
 func listImages(s *store) (map[string][]string, error) {
 	res := s.run("images", "-a", "--no-trunc", "--format", "{{.ID}}\t{{.Repository}}:{{.Tag}}")
-	if res.code != 0 {
+	if res.Code != 0 {
 		return nil, fmt.Errorf("%s", res)
 	}
 	imgs := map[string][]string{}
-	for _, line := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
 		if line == "" {
 			continue
 		}

@@ -167,7 +167,7 @@ func killLoop(t *testing.T, c killCase) {
 // rerun runs the command to completion and requires complete images.
 func rerun(t *testing.T, s *store, c killCase, when string) {
 	t.Helper()
-	if res := s.run(c.args...); res.code != 0 {
+	if res := s.run(c.args...); res.Code != 0 {
 		t.Fatalf("%s: re-run after the crash failed:\n%s", when, res)
 	}
 	c.complete(t, s, s.images())

@@ -27,7 +27,7 @@ func TestPruneRacesPrune(t *testing.T) {
 	}
 	wg.Wait()
 	for _, res := range results {
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Errorf("concurrent %s", res)
 		}
 	}
@@ -56,7 +56,7 @@ func TestImportRacesIngestCleanup(t *testing.T) {
 		for !done.Load() {
 			// Only the ingest cleanup of prune: the store has no dangling
 			// image for it to race on.
-			if res := s.run("image", "prune", "-f", "--filter", "label=none=none"); res.code != 0 {
+			if res := s.run("image", "prune", "-f", "--filter", "label=none=none"); res.Code != 0 {
 				t.Errorf("cleaner %s", res)
 				return
 			}
@@ -68,7 +68,7 @@ func TestImportRacesIngestCleanup(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range imports / 2 {
-				if res := s.run("import", f.small[(w+i)%len(f.small)], "crash/race:latest"); res.code != 0 {
+				if res := s.run("import", f.small[(w+i)%len(f.small)], "crash/race:latest"); res.Code != 0 {
 					t.Errorf("import next to ingest cleanup: %s", res)
 				}
 			}
@@ -100,7 +100,7 @@ func TestCheckRacesRemoval(t *testing.T) {
 		for !done.Load() {
 			rep := s.check()
 			for kind := range rep.kinds() {
-				if kind != "unreferenced-blob" || rep.res.code > 1 {
+				if kind != "unreferenced-blob" || rep.res.Code > 1 {
 					t.Errorf("check next to rmi: %s", rep.res)
 					return
 				}
@@ -115,7 +115,7 @@ func TestCheckRacesRemoval(t *testing.T) {
 			tag := []string{"crash/check:a", "crash/check:b"}[w]
 			for i := range rounds {
 				for _, args := range [][]string{{"import", f.small[(w+i)%len(f.small)], tag}, {"rmi", tag}} {
-					if res := s.run(args...); res.code != 0 {
+					if res := s.run(args...); res.Code != 0 {
 						t.Errorf("%s", res)
 						return
 					}
@@ -156,7 +156,7 @@ func TestFreshStoreConcurrentOpen(t *testing.T) {
 		}
 		wg.Wait()
 		for _, res := range results {
-			if res.code != 0 {
+			if res.Code != 0 {
 				t.Fatalf("round %d: %s", round, res)
 			}
 		}

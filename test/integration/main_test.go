@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // strataBin is the binary under test: $STRATA_BIN, else <module>/bin/strata,
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	bin, cleanup, err := findBinary()
+	bin, cleanup, err := testbin.Find()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration:", err)
 		return 1
@@ -30,71 +31,6 @@ func runMain(m *testing.M) int {
 	defer cleanup()
 	strataBin = bin
 	return m.Run()
-}
-
-func findBinary() (string, func(), error) {
-	nothing := func() {}
-	if b := os.Getenv("STRATA_BIN"); b != "" {
-		abs, err := filepath.Abs(b)
-		if err == nil && !isFile(abs) {
-			err = fmt.Errorf("STRATA_BIN=%s: no such file", b)
-		}
-		return abs, nothing, err
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", nothing, err
-	}
-	if b := filepath.Join(root, "bin", "strata"); isFile(b) {
-		return b, nothing, nil
-	}
-	dir, err := os.MkdirTemp("", "strata-bin-")
-	if err != nil {
-		return "", nothing, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	b := filepath.Join(dir, "strata")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", b, "./cmd/strata")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		cleanup()
-		return "", nothing, fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return b, cleanup, nil
-}
-
-// moduleRoot walks up from the working directory to the go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if isFile(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
-}
-
-// result is what one strata run printed and returned.
-type result struct {
-	Stdout, Stderr string
-	Code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 }
 
 // sandbox is one test's store: a private root next to a scratch dir.
@@ -116,43 +52,22 @@ func newSandbox(t *testing.T) *sandbox {
 	return s
 }
 
-// exec runs strata --root ROOT args... with stdin.
-func (s *sandbox) exec(stdin io.Reader, args ...string) result {
+// exec runs strata --root ROOT args... with stdin, in the scratch dir and
+// without the developer's STRATA_* variables.
+func (s *sandbox) exec(stdin io.Reader, args ...string) testbin.Result {
 	s.t.Helper()
 	cmd := exec.Command(strataBin, append([]string{"--root", s.root}, args...)...)
 	cmd.Dir = s.dir
-	cmd.Env = append(cleanEnv(), s.env...)
-	if stdin == nil {
-		stdin = strings.NewReader("")
-	}
+	cmd.Env = testbin.Env(s.env...)
 	cmd.Stdin = stdin
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{Stdout: out.String(), Stderr: errb.String()}
+	r, err := testbin.Capture(cmd)
 	if err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) {
-			s.t.Fatalf("strata %s: %v", strings.Join(args, " "), err)
-		}
-		r.Code = ee.ExitCode()
+		s.t.Fatalf("strata %s: %v", strings.Join(args, " "), err)
 	}
 	return r
 }
 
-// cleanEnv is the test's environment without strata's own variables, so
-// that a developer's settings do not leak into the tests.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STRATA_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-func (s *sandbox) run(args ...string) result {
+func (s *sandbox) run(args ...string) testbin.Result {
 	s.t.Helper()
 	return s.exec(nil, args...)
 }
@@ -173,12 +88,12 @@ func (s *sandbox) okIn(stdin io.Reader, args ...string) string {
 }
 
 // fail runs strata and fails the test unless it exits with code.
-func (s *sandbox) fail(code int, args ...string) result {
+func (s *sandbox) fail(code int, args ...string) testbin.Result {
 	s.t.Helper()
 	return s.failIn(nil, code, args...)
 }
 
-func (s *sandbox) failIn(stdin io.Reader, code int, args ...string) result {
+func (s *sandbox) failIn(stdin io.Reader, code int, args ...string) testbin.Result {
 	s.t.Helper()
 	r := s.exec(stdin, args...)
 	if r.Code != code {

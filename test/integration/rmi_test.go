@@ -140,7 +140,7 @@ func TestDigestReferenceOtherRepository(t *testing.T) {
 	s := newSandbox(t)
 	s.load(dockerArchive(t, imgSpec{layers: [][]byte{rootfs(t, "dig", 100)}, tags: []string{"dig:1"}}))
 	dg := s.manifestDigest("dig:1")
-	r := s.fail(1, "inspect", "-f", "{{.Id}}", "other@"+dg)
+	r := s.fail(1, "image", "inspect", "-f", "{{.Id}}", "other@"+dg)
 	wantLines(t, "inspect", r.Stderr, "Error: No such image: other@"+dg)
 	r = s.fail(1, "rmi", "other@"+dg)
 	wantLines(t, "rmi", r.Stderr, "Error: No such image: other@"+dg)

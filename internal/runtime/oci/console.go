@@ -38,7 +38,7 @@ func (c *ConsoleSocket) Accept() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console socket %s: %w", c.path, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // only read from: nothing to flush
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("console socket %s: %w", c.path, err)

@@ -65,7 +65,7 @@ func TestClassify(t *testing.T) {
 		"unable to apply cgroup configuration: permission denied":            errdefs.ErrUnavailable,
 	}
 	for msg, want := range tests {
-		if got := classify(msg); got != want {
+		if got := classify(msg); !errors.Is(got, want) {
 			t.Errorf("classify(%q) = %v, want %v", msg, got, want)
 		}
 	}

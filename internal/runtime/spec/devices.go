@@ -70,8 +70,8 @@ func deviceFromPath(p string) (specs.LinuxDevice, bool, error) {
 	return specs.LinuxDevice{
 		Path:     p,
 		Type:     typ,
-		Major:    int64(unix.Major(uint64(st.Rdev))),
-		Minor:    int64(unix.Minor(uint64(st.Rdev))),
+		Major:    int64(unix.Major(uint64(st.Rdev))), //nolint:unconvert // Rdev is uint32 on mips
+		Minor:    int64(unix.Minor(uint64(st.Rdev))), //nolint:unconvert // Rdev is uint32 on mips
 		FileMode: &mode,
 		UID:      &uid,
 		GID:      &gid,

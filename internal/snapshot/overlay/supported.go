@@ -78,15 +78,22 @@ func testMount(root string) (err error) {
 	if err := os.WriteFile(p("merged/new"), []byte("new"), 0o644); err != nil {
 		return fmt.Errorf("write through overlay: %w", err)
 	}
-	if b, err := os.ReadFile(p("upper/new")); err != nil || !bytes.Equal(b, []byte("new")) {
-		return fmt.Errorf("a write through the overlay did not reach its upper dir (%v)", err)
+	b, err := os.ReadFile(p("upper/new"))
+	if err != nil {
+		return fmt.Errorf("a write through the overlay did not reach its upper dir: %w", err)
+	}
+	if !bytes.Equal(b, []byte("new")) {
+		return fmt.Errorf("a write through the overlay reached its upper dir as %q", b)
 	}
 	if err := os.Remove(p("merged/old")); err != nil {
 		return fmt.Errorf("delete through overlay: %w", err)
 	}
 	var st unix.Stat_t
-	if err := unix.Lstat(p("upper/old"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
-		return fmt.Errorf("a delete through the overlay left no 0/0 whiteout in its upper dir (%v)", err)
+	if err := unix.Lstat(p("upper/old"), &st); err != nil {
+		return fmt.Errorf("a delete through the overlay left no whiteout in its upper dir: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		return fmt.Errorf("a delete through the overlay left mode %#o rdev %#x, not a 0/0 whiteout, in its upper dir", st.Mode, st.Rdev)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func DiskUsage(root string) (size, inodes int64, err error) {
 		if !ok {
 			return nil
 		}
-		k := inode{uint64(st.Dev), st.Ino}
+		k := inode{uint64(st.Dev), st.Ino} //nolint:unconvert // Dev is uint32 on mips
 		if _, dup := seen[k]; dup {
 			return nil
 		}

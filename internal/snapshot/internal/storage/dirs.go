@@ -104,7 +104,7 @@ func (t *tempDir) release() {
 func (s *Store) place(tmp *tempDir, id int64) ([]*lockedDir, error) {
 	dst := s.Path(id)
 	err := tmp.rename(dst)
-	if err == nil || !(errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY)) {
+	if err == nil || !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.ENOTEMPTY) {
 		return nil, err
 	}
 	old, ok, err := lockDir(dst)
