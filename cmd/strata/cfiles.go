@@ -103,7 +103,8 @@ func (c *cli) exportCommand() *cobra.Command {
 // cpCommand copies between a container and the host, or tar streams with
 // "-", like docker cp.
 func (c *cli) cpCommand() *cobra.Command {
-	return &cobra.Command{
+	var follow bool
+	cmd := &cobra.Command{
 		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n  strata cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
 		Short: "Copy files/folders between a container and the local filesystem",
 		Args:  exactArgs(2),
@@ -119,18 +120,20 @@ func (c *cli) cpCommand() *cobra.Command {
 				return errdefs.Newf(errdefs.ErrInvalidArgument, "copying between containers is not supported")
 			case srcIn:
 				if dstPath == "-" {
-					return mgr.CopyFrom(cmd.Context(), srcCtr, srcPath, c.stdout)
+					return mgr.CopyFrom(cmd.Context(), srcCtr, srcPath, follow, c.stdout)
 				}
-				return copyOutToHost(cmd, mgr, srcCtr, srcPath, dstPath)
+				return copyOutToHost(cmd, mgr, srcCtr, srcPath, dstPath, follow)
 			case dstIn:
 				if srcPath == "-" {
 					return mgr.CopyTo(cmd.Context(), dstCtr, dstPath, c.stdin)
 				}
-				return copyInFromHost(cmd, mgr, srcPath, dstCtr, dstPath)
+				return copyInFromHost(cmd, mgr, srcPath, dstCtr, dstPath, follow)
 			}
 			return errdefs.Newf(errdefs.ErrInvalidArgument, "must specify at least one container source")
 		},
 	}
+	cmd.Flags().BoolVarP(&follow, "follow-link", "L", false, "Always follow symbol link in SRC_PATH")
+	return cmd
 }
 
 func splitCp(arg string) (ctr, path string, inContainer bool) {
@@ -144,72 +147,131 @@ func splitCp(arg string) (ctr, path string, inContainer bool) {
 	return ctr, path, true
 }
 
-// copyOutToHost extracts the container path's tar into the host path:
-// into it when it is an existing directory, else as that name.
-func copyOutToHost(cmd *cobra.Command, mgr *container.Manager, ctr, src, dst string) error {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(mgr.CopyFrom(cmd.Context(), ctr, src, pw)) }()
-	defer pr.Close()
-	return extractHost(pr, src, dst)
-}
-
-func extractHost(r io.Reader, src, dst string) error {
-	name := path.Base(path.Clean("/" + src))
-	dir, newName := dst, name
-	if fi, err := os.Stat(dst); err != nil || !fi.IsDir() {
-		dir, newName = filepath.Dir(dst), filepath.Base(dst)
+// cpTarget decides, by docker cp's rules, where a copied source lands: the
+// directory to extract into and the name its top entry takes there ("" for
+// the contents of a directory, SRC_PATH/.).
+//
+//   - DEST is a directory: the source goes into it (its contents, for /.);
+//   - DEST is a file: a file overwrites it, a directory is an error;
+//   - DEST does not exist: the source is created as DEST, but DEST/ must
+//     name an existing directory for a file.
+func cpTarget(srcIsDir bool, src, dst string, exists, isDir bool) (dir, name string, err error) {
+	contents := srcIsDir && (strings.HasSuffix(src, "/.") || src == ".")
+	switch {
+	case exists && isDir && contents:
+		return dst, "", nil
+	case exists && isDir:
+		return dst, path.Base(path.Clean("/" + src)), nil
+	case exists && srcIsDir:
+		return "", "", errdefs.Newf(errdefs.ErrInvalidArgument, "cannot copy a directory to %s: it is a file", dst)
+	case !exists && !srcIsDir && strings.HasSuffix(dst, "/"):
+		return "", "", errdefs.Newf(errdefs.ErrNotFound, "destination directory %s does not exist", dst)
 	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(renameTop(r, pw, name, newName)) }()
-	defer pr.Close()
-	return archive.ExtractTo(dir, ".", pr, archive.Limits{})
+	clean := path.Clean(dst)
+	return path.Dir(clean), path.Base(clean), nil
 }
 
-// copyInFromHost tars the host path and extracts it into the container:
-// into DEST when DEST is a directory there, else as DEST.
-func copyInFromHost(cmd *cobra.Command, mgr *container.Manager, src, ctr, dst string) error {
-	if _, err := os.Lstat(src); err != nil {
+// copyOutToHost extracts the container path's tar where cpTarget says on
+// the host.
+func copyOutToHost(cmd *cobra.Command, mgr *container.Manager, ctr, src, dst string, follow bool) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(mgr.CopyFrom(cmd.Context(), ctr, src, follow, pw)) }()
+	defer pr.Close()
+	tr := tar.NewReader(pr)
+	top, err := tr.Next()
+	if err != nil {
+		return err
+	}
+	fi, statErr := os.Stat(dst)
+	dir, name, err := cpTarget(top.Typeflag == tar.TypeDir, src, dst, statErr == nil, statErr == nil && fi.IsDir())
+	if err != nil {
+		return err
+	}
+	r := renamed(top, tr, name)
+	defer r.Close()
+	return archive.ExtractTo(dir, ".", r, archive.Limits{})
+}
+
+// copyInFromHost tars the host path and extracts it where cpTarget says
+// in the container.
+func copyInFromHost(cmd *cobra.Command, mgr *container.Manager, src, ctr, dst string, follow bool) error {
+	stat := os.Lstat
+	if follow {
+		stat = os.Stat
+	}
+	fi, err := stat(src)
+	if err != nil {
 		return errdefs.Newf(errdefs.ErrNotFound, "could not find the file %s in the host", src)
 	}
-	name := filepath.Base(filepath.Clean(src))
-	dir, newName := dst, name
-	if !mgr.IsDir(cmd.Context(), ctr, dst) {
-		dir, newName = path.Dir(dst), path.Base(dst)
+	exists, isDir, err := mgr.Stat(cmd.Context(), ctr, dst)
+	if err != nil {
+		return err
+	}
+	dir, name, err := cpTarget(fi.IsDir(), filepath.ToSlash(src), dst, exists, isDir)
+	if err != nil {
+		return err
+	}
+	base := filepath.Base(filepath.Clean(src))
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(archive.WritePathWith(pw, filepath.Dir(filepath.Clean(src)), base, archive.PathOptions{FollowSymlink: follow}))
+	}()
+	defer pr.Close()
+	tr := tar.NewReader(pr)
+	top, err := tr.Next()
+	if err != nil {
+		return err
+	}
+	r := renamed(top, tr, name)
+	defer r.Close()
+	return mgr.CopyTo(cmd.Context(), ctr, dir, r)
+}
+
+// renamed re-writes a tar stream whose first entry, top, was read already:
+// top becomes name and what is below it name/...; an empty name drops top
+// and puts what is below it at the top (SRC_PATH/.). Hard link targets
+// follow the same renaming.
+func renamed(top *tar.Header, tr *tar.Reader, name string) io.ReadCloser {
+	from := path.Clean(top.Name)
+	rename := func(n string) (string, bool) {
+		c := path.Clean(n)
+		switch {
+		case c == from:
+			return name, name != ""
+		case from == ".":
+		case strings.HasPrefix(c, from+"/"):
+			c = strings.TrimPrefix(c, from+"/")
+		default:
+			return n, true
+		}
+		if name != "" {
+			c = name + "/" + c
+		}
+		return c, true
 	}
 	pr, pw := io.Pipe()
 	go func() {
-		inner, innerW := io.Pipe()
-		go func() { innerW.CloseWithError(archive.WritePath(innerW, filepath.Dir(filepath.Clean(src)), name)) }()
-		pw.CloseWithError(renameTop(inner, pw, name, newName))
-		inner.Close()
-	}()
-	defer pr.Close()
-	return mgr.CopyTo(cmd.Context(), ctr, dir, pr)
-}
-
-// renameTop copies a tar stream, renaming its top-level entry from to to.
-func renameTop(r io.Reader, w io.Writer, from, to string) error {
-	tr := tar.NewReader(r)
-	tw := tar.NewWriter(w)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return tw.Close()
-		}
-		if err != nil {
-			return err
-		}
-		if from != to {
-			clean := strings.TrimPrefix(hdr.Name, "./")
-			if clean == from || strings.HasPrefix(clean, from+"/") {
-				hdr.Name = to + strings.TrimPrefix(clean, from)
+		tw := tar.NewWriter(pw)
+		hdr, err := top, error(nil)
+		for err == nil {
+			n, keep := rename(hdr.Name)
+			if keep {
+				hdr.Name = n
+				if hdr.Typeflag == tar.TypeLink {
+					hdr.Linkname, _ = rename(hdr.Linkname)
+				}
+				if err = tw.WriteHeader(hdr); err == nil {
+					_, err = io.Copy(tw, tr)
+				}
+			}
+			if err == nil {
+				hdr, err = tr.Next()
 			}
 		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
+		if err == io.EOF {
+			err = tw.Close()
 		}
-		if _, err := io.Copy(tw, tr); err != nil {
-			return err
-		}
-	}
+		pw.CloseWithError(err)
+	}()
+	return pr
 }

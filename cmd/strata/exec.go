@@ -25,6 +25,9 @@ func (c *cli) execCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := c.checkTty(interactive && !detach, tty); err != nil {
+				return err
+			}
 			o := container.ExecOptions{Args: args[1:], Env: env, WorkingDir: workdir, Tty: tty, Detach: detach,
 				Stdout: os.Stdout, Stderr: os.Stderr}
 			if cmd.Flags().Changed("user") {

@@ -52,7 +52,7 @@ func (c *cli) startCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				code, detached, err := c.attach(cmd, mgr, ctr.ID, interactive, cfg.Tty, keys)
+				code, detached, err := c.attach(cmd, mgr, ctr.ID, interactive, cfg.Tty, keys, attach)
 				if err != nil || detached {
 					return err
 				}
@@ -207,7 +207,7 @@ func (c *cli) renameCommand() *cobra.Command {
 }
 
 func (c *cli) attachCommand() *cobra.Command {
-	var noStdin bool
+	var noStdin, sigProxy bool
 	var keys string
 	cmd := &cobra.Command{
 		Use:   "attach [OPTIONS] CONTAINER",
@@ -226,7 +226,7 @@ func (c *cli) attachCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			code, detached, err := c.attach(cmd, mgr, ctr.ID, cfg.OpenStdin && !noStdin, cfg.Tty, keys)
+			code, detached, err := c.attach(cmd, mgr, ctr.ID, cfg.OpenStdin && !noStdin, cfg.Tty, keys, sigProxy)
 			if err != nil || detached {
 				return err
 			}
@@ -237,6 +237,7 @@ func (c *cli) attachCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
+	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
 	cmd.Flags().StringVar(&keys, "detach-keys", "", "Override the key sequence for detaching a container")
 	return cmd
 }

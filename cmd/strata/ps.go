@@ -128,7 +128,7 @@ func (c *cli) listContainers(cmd *cobra.Command, o psOptions) error {
 
 func psRowOf(mgr *container.Manager, cmd *cobra.Command, ctr metadata.Container, o psOptions, now time.Time) psRow {
 	cfg, _ := container.ConfigOf(ctr)
-	r := psRow{ID: ctr.ID, Image: ctr.ImageRef, Names: ctr.Name, State: ctr.State, Networks: cfg.Network,
+	r := psRow{ID: ctr.ID, Image: imageColumn(mgr, cmd, ctr, o.noTrunc), Names: ctr.Name, State: ctr.State, Networks: cfg.Network,
 		CreatedAt: ctr.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: format.Ago(ctr.Created, now)}
 	command := commandString(cfg.Args)
 	if !o.noTrunc {
@@ -149,6 +149,19 @@ func psRowOf(mgr *container.Manager, cmd *cobra.Command, ctr metadata.Container,
 		r.Size = containerSize(mgr, cmd, ctr)
 	}
 	return r
+}
+
+// imageColumn is Docker's IMAGE: the name the container was created with
+// while it still names the container's image, else the image's ID (short
+// unless --no-trunc), as after `rmi -f` or a re-tag.
+func imageColumn(mgr *container.Manager, cmd *cobra.Command, ctr metadata.Container, noTrunc bool) string {
+	if id, err := mgr.Images.ResolveID(cmd.Context(), ctr.ImageRef); err == nil && id == ctr.ImageID {
+		return ctr.ImageRef
+	}
+	if noTrunc {
+		return ctr.ImageID.String()
+	}
+	return ctr.ImageID.Encoded()[:12]
 }
 
 // commandString is Docker's COMMAND: the arguments joined by spaces, those

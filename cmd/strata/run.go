@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -23,7 +24,7 @@ import (
 type runFlags struct {
 	name, workdir, user, hostname, netMode, restart, memory, entrypoint, stopSignal string
 	env, envFiles, publish, volumes, labels, addHosts                               []string
-	tty, interactive, publishAll, readOnly, rm, detach                              bool
+	tty, interactive, publishAll, readOnly, rm, detach, sigProxy                    bool
 	cpus                                                                            float64
 	pids                                                                            int64
 	stopTimeout                                                                     int
@@ -60,6 +61,7 @@ func (f *runFlags) register(fs *pflag.FlagSet, withRun bool) {
 	if withRun {
 		fs.BoolVarP(&f.detach, "detach", "d", false, "Run container in background and print container ID")
 		fs.StringVar(&f.detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
+		fs.BoolVar(&f.sigProxy, "sig-proxy", true, "Proxy received signals to the process")
 	}
 }
 
@@ -176,6 +178,8 @@ func parseRestart(s string) (container.RestartPolicy, error) {
 	return p, nil
 }
 
+var volumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
 // parseVolume reads -v: /ctr (anonymous), name:/ctr, /host:/ctr[:ro|rw].
 func parseVolume(v string) (container.Bind, error) {
 	parts := strings.Split(v, ":")
@@ -197,6 +201,9 @@ func parseVolume(v string) (container.Bind, error) {
 		}
 		if !filepath.IsAbs(b.Source) {
 			b.Volume = true
+			if !volumeName.MatchString(b.Source) {
+				return b, errdefs.Newf(errdefs.ErrInvalidArgument, "create %s: %q includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", b.Source, b.Source)
+			}
 		}
 	default:
 		return b, errdefs.Newf(errdefs.ErrInvalidArgument, "invalid volume specification: '%s'", v)
@@ -261,6 +268,9 @@ func (c *cli) runCommand() *cobra.Command {
 			if err != nil {
 				return runError(err)
 			}
+			if err := c.checkTty(f.interactive && !f.detach, f.tty); err != nil {
+				return err
+			}
 			ctr, err := mgr.Create(cmd.Context(), o)
 			if err != nil {
 				return runError(err)
@@ -275,7 +285,7 @@ func (c *cli) runCommand() *cobra.Command {
 			if _, err := mgr.Start(cmd.Context(), ctr.ID, true); err != nil {
 				return c.startFailed(mgr, ctr.ID, o.AutoRemove, err)
 			}
-			code, detached, err := c.attach(cmd, mgr, ctr.ID, f.interactive, f.tty, f.detachKeys)
+			code, detached, err := c.attach(cmd, mgr, ctr.ID, f.interactive, f.tty, f.detachKeys, f.sigProxy)
 			if err != nil || detached {
 				return err
 			}
@@ -312,8 +322,21 @@ func (c *cli) startFailed(mgr *container.Manager, id string, autoRemove bool, er
 	return err
 }
 
-// attach connects the terminal or pipes to a running container.
-func (c *cli) attach(cmd *cobra.Command, mgr *container.Manager, id string, stdin, tty bool, keys string) (int, bool, error) {
+// checkTty refuses -i -t when stdin is not a terminal, as Docker does.
+func (c *cli) checkTty(stdin, tty bool) error {
+	if stdin && tty && !isTerminal(c.stdin) {
+		return errors.New("the input device is not a TTY")
+	}
+	return nil
+}
+
+// attach connects the terminal or pipes to a running container. Without a
+// terminal, and with sigProxy, the signals strata receives go to the
+// container (Docker's --sig-proxy, on by default).
+func (c *cli) attach(cmd *cobra.Command, mgr *container.Manager, id string, stdin, tty bool, keys string, sigProxy bool) (int, bool, error) {
+	if sigProxy && !tty {
+		defer proxySignals(cmd.Context(), mgr, id)()
+	}
 	o := container.AttachOptions{Stdout: c.stdout, Stderr: c.stderr, Tty: tty}
 	if keys != "" {
 		k, err := parseDetachKeys(keys)

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/signal"
+	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/container"
 )
 
 // makeRaw puts the terminal on fd in raw mode and returns the restore
@@ -26,6 +30,30 @@ func makeRaw(fd int) (func(), error) {
 		return nil, err
 	}
 	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
+}
+
+// proxySignals forwards every signal strata receives to the container
+// until the returned function is called; those about strata's own terminal
+// and runtime (SIGCHLD, SIGPIPE, SIGURG, SIGWINCH) stay here.
+func proxySignals(ctx context.Context, mgr *container.Manager, id string) func() {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				sig, ok := s.(unix.Signal)
+				if !ok || sig == unix.SIGCHLD || sig == unix.SIGPIPE || sig == unix.SIGURG || sig == unix.SIGWINCH {
+					continue
+				}
+				_, _ = mgr.Kill(ctx, id, strconv.Itoa(int(sig)))
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
 }
 
 // watchSize sends the terminal size of fd now and on every SIGWINCH until

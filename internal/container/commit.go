@@ -3,8 +3,6 @@ package container
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -125,29 +123,17 @@ func (m *Manager) writeDiff(ctx context.Context, cfg Config, w interface{ Write(
 // withImageView mounts a read-only view of the layers below the
 // container's own: its image and the init layer.
 func (m *Manager) withImageView(ctx context.Context, cfg Config, fn func(dir string) error) error {
-	dir, err := os.MkdirTemp(m.Dir, ".view-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	parent := cfg.InitLayer
 	if parent == "" {
 		parent = cfg.ImageChain
 	}
-	if parent == "" {
-		return fn(dir)
+	get := func(key string) ([]snapshot.Mount, error) {
+		if parent == "" {
+			return nil, nil // an image without layers: an empty directory
+		}
+		return m.Snapshotter.View(ctx, key, parent)
 	}
-	key := "view-" + filepath.Base(dir) + "-" + fmt.Sprint(time.Now().UnixNano())
-	mounts, err := m.Snapshotter.View(ctx, key, parent)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = m.Snapshotter.Remove(ctx, key) }()
-	if err := snapshot.MountAll(mounts, dir); err != nil {
-		return err
-	}
-	defer func() { _ = snapshot.Unmount(dir) }()
-	return fn(dir)
+	return m.tempMount(ctx, ".view-", get, fn)
 }
 
 // commitConfig is the new image's config: the container's settings over

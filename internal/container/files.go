@@ -2,10 +2,15 @@ package container
 
 import (
 	"context"
-	securejoin "github.com/cyphar/filepath-securejoin"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/metadata"
@@ -14,48 +19,71 @@ import (
 )
 
 // withRootfs runs fn on the container's merged filesystem: the live mount
-// of a running container, or a temporary mount of its layer.
-func (m *Manager) withRootfs(ctx context.Context, ref string, fn func(dir string) error) error {
+// of a running container, or a temporary mount of its layer. With live, a
+// running container is seen as its process sees it, volumes and bind
+// mounts included, as `docker cp` does (see liveRoot).
+func (m *Manager) withRootfs(ctx context.Context, ref string, live bool, fn func(dir string) error) error {
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
 	}
 	if running(c.State) {
-		return fn(filepath.Join(m.dir(c.ID), "rootfs"))
+		rootfs := filepath.Join(m.dir(c.ID), "rootfs")
+		if live {
+			if f := liveRoot(c.Pid, rootfs); f != nil {
+				defer f.Close()
+				return fn("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+			}
+		}
+		return fn(rootfs)
 	}
 	cfg, err := decodeConfig(c.Config)
 	if err != nil {
 		return err
 	}
-	mounts, err := m.Snapshotter.Mounts(ctx, cfg.Snapshot)
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(m.Dir, ".mnt-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	if err := snapshot.MountAll(mounts, dir); err != nil {
-		return err
-	}
-	defer func() { _ = snapshot.Unmount(dir) }()
-	return fn(dir)
+	get := func(string) ([]snapshot.Mount, error) { return m.Snapshotter.Mounts(ctx, cfg.Snapshot) }
+	return m.tempMount(ctx, ".mnt-", get, fn)
 }
 
-// Export writes the container's whole filesystem as a tar.
+// liveRoot opens the root directory of the container's process
+// (/proc/PID/root, which crosses into its mount namespace: volumes, bind
+// mounts and its /etc/hosts are there). It returns nil unless that root is
+// the container's own rootfs mount (same device and inode), so a pid that
+// was reused by another process never leads elsewhere.
+func liveRoot(pid int, rootfs string) *os.File {
+	if pid <= 0 {
+		return nil
+	}
+	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), "root")
+	var got, want unix.Stat_t
+	if unix.Fstat(fd, &got) != nil || unix.Stat(rootfs, &want) != nil || got.Dev != want.Dev || got.Ino != want.Ino {
+		f.Close()
+		return nil
+	}
+	return f
+}
+
+// Export writes the container's whole filesystem as a tar: its layers,
+// without volumes, as Docker's export.
 func (m *Manager) Export(ctx context.Context, ref string, w io.Writer) error {
-	return m.withRootfs(ctx, ref, func(dir string) error { return archive.WriteTree(w, dir) })
+	return m.withRootfs(ctx, ref, false, func(dir string) error { return archive.WriteTree(w, dir) })
 }
 
-// CopyFrom writes a tar of path inside the container (docker cp CTR:PATH).
-func (m *Manager) CopyFrom(ctx context.Context, ref, path string, w io.Writer) error {
-	return m.withRootfs(ctx, ref, func(dir string) error { return archive.WritePath(w, dir, path) })
+// CopyFrom writes a tar of path inside the container (docker cp CTR:PATH);
+// with follow, a path that is a symlink stands for its target (cp -L).
+func (m *Manager) CopyFrom(ctx context.Context, ref, path string, follow bool, w io.Writer) error {
+	return m.withRootfs(ctx, ref, true, func(dir string) error {
+		return archive.WritePathWith(w, dir, path, archive.PathOptions{FollowSymlink: follow})
+	})
 }
 
 // CopyTo extracts a tar stream into dir inside the container.
 func (m *Manager) CopyTo(ctx context.Context, ref, dir string, r io.Reader) error {
-	return m.withRootfs(ctx, ref, func(root string) error {
+	return m.withRootfs(ctx, ref, true, func(root string) error {
 		return archive.ExtractTo(root, dir, r, archive.Limits{MaxSize: m.Unpacker.Limits.MaxSize})
 	})
 }
@@ -109,20 +137,25 @@ func (m *Manager) Size(ctx context.Context, c metadata.Container) (own, virtual 
 	return u.Size, u.Size + img.Size, nil
 }
 
-// IsDir reports whether path is a directory inside the container (resolved
-// within its rootfs).
-func (m *Manager) IsDir(ctx context.Context, ref, p string) bool {
-	is := false
-	_ = m.withRootfs(ctx, ref, func(dir string) error {
+// Stat reports whether path exists inside the container and is a
+// directory, resolved as the container would (no symlink leads out).
+func (m *Manager) Stat(ctx context.Context, ref, p string) (exists, isDir bool, err error) {
+	err = m.withRootfs(ctx, ref, true, func(dir string) error {
 		full, err := securejoin.SecureJoin(dir, p)
 		if err != nil {
 			return err
 		}
 		fi, err := os.Stat(full)
-		is = err == nil && fi.IsDir()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		exists, isDir = true, fi.IsDir()
 		return nil
 	})
-	return is
+	return exists, isDir, err
 }
 
 // PublishedPorts are the ports a running container publishes, with random

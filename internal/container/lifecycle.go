@@ -163,6 +163,7 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 		}
 		return err
 	}
+	m.cleanTempMounts(ctx) // a killed cp or diff may hold its layer mounted
 	return m.removeStopped(ctx, c, o)
 }
 

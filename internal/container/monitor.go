@@ -31,6 +31,8 @@ type monitor struct {
 	att     network.Attachment
 	started chan struct{} // closed when the first client attaches (waitAttach)
 	stopped atomic.Bool   // stopped or killed by a user: no restart
+	stopCh  chan struct{} // closed with stopped: ends a restart delay
+	stopOne sync.Once
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -60,7 +62,8 @@ func (cl *client) send(typ byte, p []byte) {
 // waits for its first client), then stays until the container has ended
 // for good.
 func (m *Manager) RunMonitor(ctx context.Context, id string, ready *os.File, waitAttach bool) error {
-	mon := &monitor{m: m, dir: m.dir(id), clients: map[*client]struct{}{}, final: make(chan struct{}), started: make(chan struct{})}
+	mon := &monitor{m: m, dir: m.dir(id), clients: map[*client]struct{}{}, final: make(chan struct{}), started: make(chan struct{}),
+		stopCh: make(chan struct{})}
 	if !waitAttach {
 		close(mon.started)
 	}
@@ -140,6 +143,7 @@ func (mon *monitor) run(ctx context.Context, ready *os.File) error {
 		})
 		select {
 		case <-time.After(delay):
+		case <-mon.stopCh:
 		case <-mon.final:
 			return nil
 		}

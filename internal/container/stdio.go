@@ -241,6 +241,7 @@ func (mon *monitor) resize(rows, cols uint16) {
 // signal handles stop (signal, grace period, SIGKILL, wait) and kill.
 func (mon *monitor) signal(req request) reply {
 	mon.stopped.Store(true)
+	mon.stopOne.Do(func() { close(mon.stopCh) })
 	mon.release() // a container still waiting for its first client ends now
 	ctx := context.Background()
 	sig := req.Signal
