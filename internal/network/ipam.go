@@ -23,12 +23,12 @@ type poolState struct {
 	Gateway     string            `json:"gateway,omitempty"`
 	NAT         bool              `json:"nat,omitempty"`
 	Last        string            `json:"last,omitempty"`
-	Allocations map[string]string `json:"allocations,omitempty"` // address -> container ID
+	Allocations map[string]string `json:"allocations,omitempty"` // address -> holder's netns path
 }
 
 // pool is the address pool of one bridge.
 type pool struct {
-	dir    string // <StateDir>/ipam
+	dir    string // Manager.PoolDir
 	bridge string
 }
 

@@ -60,7 +60,13 @@ type Manager struct {
 	StateDir string // e.g. <root>/network
 	Bridge   string // bridge interface name; "" means DefaultBridge
 	Subnet   string // bridge subnet; "" means the bridge's current one, else DefaultSubnet
+	PoolDir  string // where bridge address pools live; "" means DefaultPoolDir
 }
+
+// DefaultPoolDir holds the address pools of the host's bridges. It is on
+// /run, like the bridges and namespaces, so it starts empty at boot with
+// them.
+const DefaultPoolDir = "/run/strata/ipam"
 
 // record is what attachments/<id>.json holds.
 type record struct {
@@ -102,8 +108,17 @@ func (m *Manager) netnsPath(id string) string { return filepath.Join(m.StateDir,
 func (m *Manager) recordPath(id string) string {
 	return filepath.Join(m.StateDir, "attachments", id+".json")
 }
+
+// pool is the bridge's address pool. The bridge is one per host however
+// many strata roots use it, so its pool is too: it lives in PoolDir
+// (default DefaultPoolDir), and a holder is named by its network namespace
+// path, which is unique across roots.
 func (m *Manager) pool(bridge string) pool {
-	return pool{dir: filepath.Join(m.StateDir, "ipam"), bridge: bridge}
+	dir := m.PoolDir
+	if dir == "" {
+		dir = DefaultPoolDir
+	}
+	return pool{dir: dir, bridge: bridge}
 }
 
 // Setup creates the network of a container: nothing for host mode, a
@@ -182,7 +197,7 @@ func (m *Manager) setupBridge(ctx context.Context, cfg Config, a *Attachment) er
 		if sc, br, err = m.prepareBridge(ctx, cfg.Subnet, a.Bridge, st); err != nil {
 			return err
 		}
-		addr, err = st.allocate(cfg.ID, func(id string) bool { return isNetNS(m.netnsPath(id)) })
+		addr, err = st.allocate(m.netnsPath(cfg.ID), isNetNS)
 		return err
 	})
 	if err != nil {
@@ -244,9 +259,9 @@ func (m *Manager) prepareBridge(ctx context.Context, override, bridge string, st
 // retireSubnet drops the bridge's old subnet (its NAT rules) so that a new one
 // can be used; it refuses while containers hold addresses in it.
 func (m *Manager) retireSubnet(ctx context.Context, bridge string, st *poolState) error {
-	for a, id := range st.Allocations {
-		if isNetNS(m.netnsPath(id)) {
-			return errdefs.Newf(errdefs.ErrConflict, "bridge %s uses subnet %s and container %s is attached (%s); remove it first", bridge, st.Subnet, id, a)
+	for a, holder := range st.Allocations {
+		if isNetNS(holder) {
+			return errdefs.Newf(errdefs.ErrConflict, "bridge %s uses subnet %s and container %s is attached (%s); remove it first", bridge, st.Subnet, filepath.Base(holder), a)
 		}
 		delete(st.Allocations, a)
 	}
@@ -300,7 +315,7 @@ func (m *Manager) release(bridge, id string) error {
 		return nil
 	}
 	return p.update(func(st *poolState) error {
-		st.release(id)
+		st.release(m.netnsPath(id))
 		return nil
 	})
 }
