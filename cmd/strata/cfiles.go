@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -268,7 +269,7 @@ func renamed(top *tar.Header, tr *tar.Reader, name string) io.ReadCloser {
 				hdr, err = tr.Next()
 			}
 		}
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			err = tw.Close()
 		}
 		pw.CloseWithError(err)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/archive"
+	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/network"
 	"github.com/strata-dev/strata/internal/snapshot"
@@ -131,8 +132,11 @@ func (m *Manager) Size(ctx context.Context, c metadata.Container) (own, virtual 
 		return 0, 0, err
 	}
 	img, err := m.Meta.Get(ctx, c.ImageID)
+	if errdefs.IsNotFound(err) {
+		return u.Size, u.Size, nil // its image was removed with rmi -f
+	}
 	if err != nil {
-		return u.Size, u.Size, nil
+		return 0, 0, err
 	}
 	return u.Size, u.Size + img.Size, nil
 }

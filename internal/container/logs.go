@@ -75,7 +75,8 @@ func (w *LineLogger) Write(p []byte) (int, error) {
 			}
 			return n, nil
 		}
-		line := append(w.partial, p[:i+1]...)
+		w.partial = append(w.partial, p[:i+1]...)
+		line := w.partial
 		w.partial = w.partial[:0]
 		if err := w.log.write(w.stream, string(line)); err != nil {
 			return n, err

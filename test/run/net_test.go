@@ -165,7 +165,7 @@ func httpGet(t *testing.T, url string) string {
 			if err == nil && resp.StatusCode == http.StatusOK {
 				return string(body)
 			}
-			last = fmt.Errorf("status %s, %v", resp.Status, err)
+			last = fmt.Errorf("status %s, %w", resp.Status, err)
 		} else {
 			last = err
 		}
