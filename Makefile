@@ -10,7 +10,7 @@ LINT      := $(GOBIN)/golangci-lint
 FUZZTIME  ?= 5s
 export CGO_ENABLED = 0
 
-.PHONY: all build deps test unit integration fuzz lint vet bench demo clean
+.PHONY: all build deps test unit integration fuzz lint lint-install vet bench demo clean
 
 all: build
 
@@ -39,8 +39,12 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
+LINT_VERSION ?= v2.15.0
+
 $(LINT):
-	GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@latest
+	GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION)
+
+lint-install: $(LINT)
 
 lint: $(LINT) vet
 	$(LINT) run ./...
