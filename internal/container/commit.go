@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -105,7 +106,7 @@ func (m *Manager) diffLayer(ctx context.Context, cfg Config) (imagestore.Layer, 
 
 // writeDiff writes the container's layer as an OCI layer tar: from the
 // overlay upper dir, or (vfs) by comparing with a view of the image.
-func (m *Manager) writeDiff(ctx context.Context, cfg Config, w interface{ Write([]byte) (int, error) }) error {
+func (m *Manager) writeDiff(ctx context.Context, cfg Config, w io.Writer) error {
 	mounts, err := m.Snapshotter.Mounts(ctx, cfg.Snapshot)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -266,6 +265,3 @@ func (m *Manager) Rename(ctx context.Context, ref, name string) error {
 	})
 	return err
 }
-
-// ErrNoMonitor is returned when a container has no monitor to talk to.
-var ErrNoMonitor = errors.New("container is not running")
