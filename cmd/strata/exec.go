@@ -107,15 +107,7 @@ func (c *cli) portCommand() *cobra.Command {
 		Short: "List port mappings or a specific mapping for the container",
 		Args:  rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mgr, err := c.containers()
-			if err != nil {
-				return err
-			}
-			ctr, err := mgr.Get(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			cfg, err := container.ConfigOf(ctr)
+			mgr, ctr, cfg, err := c.lookupContainer(cmd, args[0])
 			if err != nil {
 				return err
 			}

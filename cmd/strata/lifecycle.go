@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/container"
+	"github.com/strata-dev/strata/internal/metadata"
 )
 
 // eachContainer runs fn for every argument, printing errors and going on,
@@ -214,15 +215,7 @@ func (c *cli) attachCommand() *cobra.Command {
 		Short: "Attach local standard input, output, and error streams to a running container",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mgr, err := c.containers()
-			if err != nil {
-				return err
-			}
-			ctr, err := mgr.Get(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			cfg, err := container.ConfigOf(ctr)
+			mgr, ctr, cfg, err := c.lookupContainer(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -260,4 +253,19 @@ func (c *cli) monitorCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&waitAttach, "wait-attach", false, "start the container when the first client attaches")
 	return cmd
+}
+
+// lookupContainer opens the container manager and finds ref with its
+// configuration.
+func (c *cli) lookupContainer(cmd *cobra.Command, ref string) (*container.Manager, metadata.Container, container.Config, error) {
+	mgr, err := c.containers()
+	if err != nil {
+		return nil, metadata.Container{}, container.Config{}, err
+	}
+	ctr, err := mgr.Get(cmd.Context(), ref)
+	if err != nil {
+		return nil, ctr, container.Config{}, err
+	}
+	cfg, err := container.ConfigOf(ctr)
+	return mgr, ctr, cfg, err
 }
