@@ -11,6 +11,7 @@ import (
 	"github.com/strata-dev/strata/internal/container"
 	"github.com/strata-dev/strata/internal/engine"
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/format"
 )
 
 func (c *cli) containerPruneCommand() *cobra.Command {
@@ -40,7 +41,7 @@ func (c *cli) containerPruneCommand() *cobra.Command {
 				}
 				fmt.Fprintln(c.stdout)
 			}
-			fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", dockerSize(rep.Reclaimed))
+			fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", format.HumanSizePrecise(rep.Reclaimed))
 			return err
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/format"
 	"github.com/strata-dev/strata/internal/imagestore"
 )
 
@@ -88,7 +89,7 @@ func (c *cli) pruneCommand() *cobra.Command {
 				printEvents(c, res.Events, "untagged: ", "deleted: ")
 				fmt.Fprintln(c.stdout)
 			}
-			fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", dockerSize(res.Reclaimed))
+			fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", format.HumanSizePrecise(res.Reclaimed))
 			return err
 		},
 	}

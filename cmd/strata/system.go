@@ -135,9 +135,9 @@ func (c *cli) diskUsage(cmd *cobra.Command, e *engine.Engine) ([]dfRow, error) {
 		}
 	}
 	return []dfRow{
-		{Type: "Images", TotalCount: fmt.Sprint(len(imgs)), Active: fmt.Sprint(len(u.ActiveImages)), Size: dockerSize(total), Reclaimable: reclaimable(total-inUse, total)},
-		{Type: "Containers", TotalCount: fmt.Sprint(u.Containers), Active: fmt.Sprint(u.RunningContainers), Size: dockerSize(u.ContainerBytes), Reclaimable: reclaimable(u.StoppedBytes, u.ContainerBytes)},
-		{Type: "Local Volumes", TotalCount: fmt.Sprint(u.Volumes), Active: fmt.Sprint(u.ActiveVolumes), Size: dockerSize(u.VolumeBytes), Reclaimable: reclaimable(u.UnusedBytes, u.VolumeBytes)},
+		{Type: "Images", TotalCount: fmt.Sprint(len(imgs)), Active: fmt.Sprint(len(u.ActiveImages)), Size: format.HumanSizePrecise(total), Reclaimable: reclaimable(total-inUse, total)},
+		{Type: "Containers", TotalCount: fmt.Sprint(u.Containers), Active: fmt.Sprint(u.RunningContainers), Size: format.HumanSizePrecise(u.ContainerBytes), Reclaimable: reclaimable(u.StoppedBytes, u.ContainerBytes)},
+		{Type: "Local Volumes", TotalCount: fmt.Sprint(u.Volumes), Active: fmt.Sprint(u.ActiveVolumes), Size: format.HumanSizePrecise(u.VolumeBytes), Reclaimable: reclaimable(u.UnusedBytes, u.VolumeBytes)},
 		{Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
 	}, nil
 }
@@ -146,7 +146,7 @@ func reclaimable(part, total int64) string {
 	if total == 0 {
 		return "0B"
 	}
-	return fmt.Sprintf("%s (%d%%)", dockerSize(part), part*100/total)
+	return fmt.Sprintf("%s (%d%%)", format.HumanSizePrecise(part), part*100/total)
 }
 
 // infoView is what `info` reports; --format sees these fields.

@@ -23,6 +23,12 @@ func HumanSize(size int64) string {
 	return scaled(float64(size), 1000, decimalUnits, 3)
 }
 
+// HumanSizePrecise is HumanSize with four significant digits ("2.134MB"),
+// which Docker prints in `system df` and prune's "Total reclaimed space".
+func HumanSizePrecise(size int64) string {
+	return scaled(float64(size), 1000, decimalUnits, 4)
+}
+
 // BytesSize returns size in binary units with four significant digits, like
 // go-units BytesSize: "1.5GiB", "44KiB".
 func BytesSize(size int64) string {

@@ -161,3 +161,11 @@ func TestEllipsis(t *testing.T) {
 		}
 	}
 }
+
+func TestHumanSizePrecise(t *testing.T) {
+	for in, want := range map[int64]string{0: "0B", 2134000: "2.134MB", 999: "999B", 1000: "1kB", 12345678: "12.35MB"} {
+		if got := HumanSizePrecise(in); got != want {
+			t.Errorf("HumanSizePrecise(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
