@@ -47,9 +47,13 @@ strata diff web
 strata commit -m "add a motd" -a "demo" web busybox:motd
 strata history busybox:motd
 strata run --rm busybox:motd cat /etc/motd
-strata logs web | tail -3
 strata stop -t 1 web
 strata rm web
+strata run -d --name greeter busybox sh -c 'echo hello; echo world >&2'
+strata wait greeter
+strata logs -t greeter
+strata ps -a
+strata rm greeter
 echo "== disk usage and a full check"
 strata system df
 strata system check
