@@ -115,6 +115,18 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Like Docker, waiting on a container that was created but never
+	// started blocks until it has been started and has stopped.
+	for c.State == metadata.StateCreated && c.MonitorPid == 0 {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if c, err = m.Get(ctx, c.ID); err != nil {
+			return 0, err
+		}
+	}
 	if c.MonitorPid != 0 {
 		if rep, err := call(m.sockPath(c.ID), request{Op: opWait}); err == nil {
 			waitExit(ctx, c)

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os/exec"
@@ -108,6 +109,29 @@ func TestRestartRmWaitRename(t *testing.T) {
 		t.Fatalf("rm of three, one missing: %s", r)
 	}
 	wantEq(t, "all gone", e.out("ps", "-aq"), "")
+
+	// wait on a created container blocks until it was started and stopped.
+	e.ok("create", "--name", "cw", "busybox", "sh", "-c", "exit 4")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	waiter := e.command(ctx, "wait", "cw")
+	var waitOut bytes.Buffer
+	waiter.Stdout = &waitOut
+	done := make(chan error, 1)
+	if err := waiter.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- waiter.Wait() }()
+	select {
+	case err := <-done:
+		t.Fatalf("wait on a created container returned before it ran: %v %q", err, waitOut.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+	e.ok("start", "cw")
+	if err := <-done; err != nil || strings.TrimSpace(waitOut.String()) != "4" {
+		t.Fatalf("wait after start: %v %q", err, waitOut.String())
+	}
+	e.ok("rm", "cw")
 }
 
 // TestPauseUnpause freezes and thaws a container.
