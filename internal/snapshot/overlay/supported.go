@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -47,10 +49,44 @@ func inProcFilesystems(fs string) (bool, error) {
 	return false, nil
 }
 
-func testMount(root string) (err error) {
+// testMount runs the check mount on a thread of its own in a private mount
+// namespace: if the process is killed meanwhile, the namespace and the
+// mount go with it, so no mount is left behind on the host. The thread is
+// never unlocked, so Go retires it with its namespace.
+func testMount(root string) error {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return err
 	}
+	removeStaleChecks(root)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("private mount namespace: %w", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			errc <- fmt.Errorf("private mount namespace: %w", err)
+			return
+		}
+		errc <- checkMount(root)
+	}()
+	return <-errc
+}
+
+// removeStaleChecks deletes check directories a killed process left (they
+// hold no mount: that died with its namespace). Young ones may belong to a
+// check under way in another process.
+func removeStaleChecks(root string) {
+	old, _ := filepath.Glob(filepath.Join(root, "overlay-check-*"))
+	for _, d := range old {
+		if fi, err := os.Stat(d); err == nil && time.Since(fi.ModTime()) > time.Minute {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
+
+func checkMount(root string) (err error) {
 	dir, err := os.MkdirTemp(root, "overlay-check-")
 	if err != nil {
 		return err
