@@ -161,9 +161,14 @@ func FuzzDecompress(f *testing.F) {
 	f.Add([]byte("plain text"))
 	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff})
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// Every failure is classified: corrupt data, or a resource limit
+		// (the xz dictionary guard).
+		classified := func(err error) bool {
+			return errors.Is(err, errdefs.ErrCorrupt) || errors.Is(err, errdefs.ErrLimitExceeded)
+		}
 		rc, c, err := Decompress(bytes.NewReader(in))
 		if err != nil {
-			if !errors.Is(err, errdefs.ErrCorrupt) {
+			if !classified(err) {
 				t.Fatalf("unclassified error: %v", err)
 			}
 			return
@@ -171,7 +176,7 @@ func FuzzDecompress(f *testing.F) {
 		defer rc.Close()
 		var out bytes.Buffer
 		_, err = io.Copy(&out, io.LimitReader(rc, fuzzLimit))
-		if err != nil && !errors.Is(err, errdefs.ErrCorrupt) {
+		if err != nil && !classified(err) {
 			t.Fatalf("unclassified error: %v", err)
 		}
 		if c == Uncompressed && !bytes.Equal(out.Bytes(), in) {
