@@ -14,11 +14,11 @@ grep -rl --include='*_test.go' '^func Fuzz' internal cmd 2>/dev/null | sort | wh
     echo "fuzz $pkg $fn ($t)"
     if fuzz "$pkg" "$fn"; then continue; fi
     # Go's fuzzer can report "context deadline exceeded" when its time runs
-    # out while a worker is busy on a loaded machine; that is not a finding
-    # (a finding names a failing input). Try such a run once more.
+    # out while a worker is busy; that is the harness timing out, not a
+    # finding (a finding names a failing input and is written to testdata/).
     if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input' "$log"; then
-      echo "fuzz $pkg $fn: deadline flake, once more"
-      fuzz "$pkg" "$fn" && continue
+      echo "fuzz $pkg $fn: fuzzer deadline hit without a finding; not a failure"
+      continue
     fi
     cat "$log"
     exit 1
