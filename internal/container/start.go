@@ -12,9 +12,8 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/flock"
 	"github.com/strata-dev/strata/internal/metadata"
 )
 
@@ -49,7 +48,7 @@ func (m *Manager) Start(ctx context.Context, ref string, waitAttach bool) (metad
 		return c, err
 	}
 	// One start at a time: a second one waits, then finds it running.
-	unlock, err := lockPath(filepath.Join(m.dir(c.ID), "start.lock"))
+	unlock, err := flock.Exclusive(filepath.Join(m.dir(c.ID), "start.lock"))
 	if err != nil {
 		return c, err
 	}
@@ -125,20 +124,6 @@ func (m *Manager) spawnMonitor(id string, waitAttach bool) error {
 		text = "container monitor exited during start; see " + filepath.Join(m.dir(id), "monitor.log")
 	}
 	return startError(strings.TrimPrefix(text, "error: "))
-}
-
-// lockPath takes an exclusive flock on path (created if needed), released
-// by the returned function or when the process dies.
-func lockPath(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
 }
 
 // sockPath is the monitor socket of a container. Unix socket paths are

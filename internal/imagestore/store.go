@@ -2,17 +2,16 @@ package imagestore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/content"
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/flock"
 	"github.com/strata-dev/strata/internal/metadata"
 	"github.com/strata-dev/strata/internal/reference"
 )
@@ -37,29 +36,11 @@ func New(c *content.Store, m *metadata.DB, lockDir string) (*Store, error) {
 // collected before the image that uses them is committed. Release it after
 // Commit (or on failure).
 func (s *Store) Lease() (release func(), err error) {
-	return s.flock(unix.LOCK_SH)
+	return flock.Shared(s.lock)
 }
 
 func (s *Store) exclusive() (release func(), err error) {
-	return s.flock(unix.LOCK_EX)
-}
-
-func (s *Store) flock(how int) (func(), error) {
-	f, err := os.OpenFile(s.lock, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open gc lock: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", s.lock, err)
-	}
-	return func() { f.Close() }, nil
+	return flock.Exclusive(s.lock)
 }
 
 // Resolve finds the image that s names, the way Docker does: a name

@@ -1,19 +1,16 @@
 package metadata
 
 import (
-	"errors"
-	"os"
-
 	"context"
 	"database/sql"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"net/url"
 
 	// The pure-Go SQLite driver keeps the binary static.
 	_ "modernc.org/sqlite"
 
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/flock"
 )
 
 const schemaVersion = 2
@@ -71,7 +68,7 @@ func Open(path string) (*DB, error) {
 	q.Set("_txlock", "immediate")
 	// Creating the file and switching it to WAL is not safe against
 	// another process doing the same: serialise opening with a flock.
-	unlock, err := lockFile(path + ".lock")
+	unlock, err := flock.Exclusive(path + ".lock")
 	if err != nil {
 		return nil, err
 	}
@@ -133,22 +130,3 @@ func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // SQL is the shared handle, for stores that keep their own tables in
 // metadata.db (the snapshotters).
 func (d *DB) SQL() *sql.DB { return d.db }
-
-// lockFile takes an exclusive flock on path, waiting for it.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open metadata lock: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock metadata: %w", err)
-	}
-	return func() { f.Close() }, nil
-}

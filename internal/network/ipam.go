@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/strata-dev/strata/internal/errdefs"
-	"golang.org/x/sys/unix"
+	"github.com/strata-dev/strata/internal/flock"
 )
 
 // poolState is the persistent state of one bridge: its subnet, whether the
@@ -41,7 +41,7 @@ func (p pool) update(fn func(*poolState) error) error {
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return fmt.Errorf("create ipam directory: %w", err)
 	}
-	unlock, err := lockFile(filepath.Join(p.dir, p.bridge+".lock"))
+	unlock, err := flock.Exclusive(filepath.Join(p.dir, p.bridge+".lock"))
 	if err != nil {
 		return err
 	}
@@ -158,26 +158,6 @@ func (st *poolState) release(id string) int {
 		}
 	}
 	return n
-}
-
-// lockFile takes an exclusive flock on path (created if needed) and returns
-// the function that releases it. The lock dies with the process.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
 }
 
 // writeJSON replaces path atomically with v encoded as JSON.

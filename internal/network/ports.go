@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/flock"
 )
 
 // reserve writes the first record of a Setup under the manager lock: it
@@ -23,7 +24,7 @@ func (m *Manager) reserve(rec *record) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create attachments directory: %w", err)
 	}
-	unlock, err := lockFile(filepath.Join(m.StateDir, "lock"))
+	unlock, err := flock.Exclusive(filepath.Join(m.StateDir, "lock"))
 	if err != nil {
 		return err
 	}
