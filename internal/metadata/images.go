@@ -175,7 +175,8 @@ func (d *DB) DeleteImage(ctx context.Context, id digest.Digest, force bool) (unu
 			}
 		}
 		rows, err := tx.Query(`SELECT b.kind, b.idx, b.digest, b.media_type, b.size, b.diff_id, b.diff_size FROM image_blobs b
-			WHERE b.image_id = ? AND NOT EXISTS (SELECT 1 FROM image_blobs o WHERE o.digest = b.digest AND o.image_id != b.image_id)`, id.String())
+			WHERE b.image_id = ? AND NOT EXISTS (SELECT 1 FROM image_blobs o WHERE o.digest = b.digest AND o.image_id != b.image_id)
+			AND NOT EXISTS (SELECT 1 FROM build_cache_blobs c WHERE c.digest = b.digest)`, id.String())
 		if err != nil {
 			return err
 		}

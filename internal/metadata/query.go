@@ -168,7 +168,7 @@ func (d *DB) Children(ctx context.Context, id digest.Digest) ([]digest.Digest, e
 // BlobRefs returns every blob digest any image references, with the number
 // of images referencing it.
 func (d *DB) BlobRefs(ctx context.Context) (map[digest.Digest]int, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT digest, count(DISTINCT image_id) FROM image_blobs GROUP BY digest`)
+	rows, err := d.db.QueryContext(ctx, `SELECT digest, count(*) FROM (SELECT DISTINCT digest, image_id AS user FROM image_blobs UNION SELECT DISTINCT digest, key FROM build_cache_blobs) GROUP BY digest`)
 	if err != nil {
 		return nil, fmt.Errorf("list referenced blobs: %w", err)
 	}
@@ -206,10 +206,11 @@ func (d *DB) AllBlobs(ctx context.Context) (map[digest.Digest][]Blob, error) {
 	return out, closeRows(rows)
 }
 
-// IsBlobReferenced reports whether any image uses the blob.
+// IsBlobReferenced reports whether any image or build cache entry uses
+// the blob.
 func (d *DB) IsBlobReferenced(ctx context.Context, dg digest.Digest) (bool, error) {
 	var one int
-	err := d.db.QueryRowContext(ctx, `SELECT 1 FROM image_blobs WHERE digest = ? LIMIT 1`, dg.String()).Scan(&one)
+	err := d.db.QueryRowContext(ctx, `SELECT 1 FROM image_blobs WHERE digest = ? UNION ALL SELECT 1 FROM build_cache_blobs WHERE digest = ? LIMIT 1`, dg.String(), dg.String()).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

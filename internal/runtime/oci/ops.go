@@ -193,3 +193,11 @@ func (r *Runtime) Ps(ctx context.Context, id string) ([]int, error) {
 	}
 	return pids, nil
 }
+
+// Run creates, starts and waits for the container of bundle in the
+// foreground (`runc run`), its process's stdio being stdio (nil entries:
+// /dev/null). It returns nil when the process exits 0 and *ExitError for
+// another status. The caller deletes the container afterwards.
+func (r *Runtime) Run(ctx context.Context, id, bundle string, stdio [3]*os.File) error {
+	return r.runWithStdio(ctx, stdio, "run", id, "run", "--bundle", bundle, id)
+}

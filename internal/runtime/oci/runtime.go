@@ -104,9 +104,9 @@ func (r *Runtime) runWithStdio(ctx context.Context, stdio [3]*os.File, op, id st
 	}
 	logged, _ := os.ReadFile(logPath)
 	var exitErr *exec.ExitError
-	if errors.As(runErr, &exitErr) && op == "exec" && len(errorMessages(logged)) == 0 && ctx.Err() == nil {
-		// runc exec exits with the process's status; no logged error
-		// means the runtime itself succeeded.
+	if errors.As(runErr, &exitErr) && (op == "exec" || op == "run") && len(errorMessages(logged)) == 0 && ctx.Err() == nil {
+		// runc exec and run exit with the process's status; no logged
+		// error means the runtime itself succeeded.
 		return &ExitError{Code: exitErr.ExitCode()}
 	}
 	return r.failure(ctx, op, id, logged, runErr)
