@@ -15,13 +15,13 @@ import (
 
 // File is a parsed Dockerfile.
 type File struct {
-	Name     string                     // as shown in errors ("Dockerfile")
-	Stages   []instructions.Stage       // in file order
-	MetaArgs []instructions.ArgCommand  // ARGs before the first FROM
-	Escape   rune                       // the escape directive ('\\' or '`')
-	Syntax   string                     // a "# syntax=" directive, ignored
-	Warnings []string                   // parser warnings, file:line prefixed
-	Lines    []string                   // the source, for error context
+	Name     string                    // as shown in errors ("Dockerfile")
+	Stages   []instructions.Stage      // in file order
+	MetaArgs []instructions.ArgCommand // ARGs before the first FROM
+	Escape   rune                      // the escape directive ('\\' or '`')
+	Syntax   string                    // a "# syntax=" directive, ignored
+	Warnings []string                  // parser warnings, file:line prefixed
+	Lines    []string                  // the source, for error context
 }
 
 // Parse reads a Dockerfile. Every error is errdefs.ErrInvalidArgument and
