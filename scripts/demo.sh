@@ -54,6 +54,16 @@ strata wait greeter
 strata logs -t greeter
 strata ps -a
 strata rm greeter
+echo "== build an image from a Dockerfile: FROM scratch, a static binary, CMD"
+CGO_ENABLED=0 go build -trimpath -o examples/hello/hello ./examples/hello
+cat examples/hello/Dockerfile
+strata build --progress plain -t hello:demo examples/hello
+strata run --rm hello:demo
+echo "== rebuild: every step comes from the cache; a changed binary misses, and says why"
+strata build --progress plain -t hello:demo examples/hello
+touch examples/hello/main.go && echo >> examples/hello/hello
+strata build --progress plain --explain-cache -t hello:demo examples/hello
+strata history hello:demo
 echo "== disk usage and a full check"
 strata system df
 strata system check

@@ -134,11 +134,20 @@ func (c *cli) diskUsage(cmd *cobra.Command, e *engine.Engine) ([]dfRow, error) {
 			inUse += n
 		}
 	}
+	b, err := e.Builder()
+	if err != nil {
+		return nil, err
+	}
+	entries, cacheSize, err := b.Usage(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return []dfRow{
 		{Type: "Images", TotalCount: fmt.Sprint(len(imgs)), Active: fmt.Sprint(len(u.ActiveImages)), Size: format.HumanSizePrecise(total), Reclaimable: reclaimable(total-inUse, total)},
 		{Type: "Containers", TotalCount: fmt.Sprint(u.Containers), Active: fmt.Sprint(u.RunningContainers), Size: format.HumanSizePrecise(u.ContainerBytes), Reclaimable: reclaimable(u.StoppedBytes, u.ContainerBytes)},
 		{Type: "Local Volumes", TotalCount: fmt.Sprint(u.Volumes), Active: fmt.Sprint(u.ActiveVolumes), Size: format.HumanSizePrecise(u.VolumeBytes), Reclaimable: reclaimable(u.UnusedBytes, u.VolumeBytes)},
-		{Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
+		// The cache's size is what only the cache keeps: layers no image uses.
+		{Type: "Build Cache", TotalCount: fmt.Sprint(entries), Active: "0", Size: format.HumanSizePrecise(cacheSize), Reclaimable: format.HumanSizePrecise(cacheSize)},
 	}, nil
 }
 

@@ -1,0 +1,137 @@
+package buildctx
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// makeTree10k writes 10,000 small files in 100 directories.
+func makeTree10k(b *testing.B) string {
+	b.Helper()
+	dir := b.TempDir()
+	for d := range 100 {
+		sub := filepath.Join(dir, fmt.Sprintf("dir%03d", d))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for f := range 100 {
+			content := fmt.Sprintf("file %d in dir %d\n", f, d)
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("file%03d.go", f)), []byte(content), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	settle()
+	return dir
+}
+
+// BenchmarkChecksumNoop10k is a rebuild that changed nothing: a warm cache
+// over 10,000 files must read no file content.
+func BenchmarkChecksumNoop10k(b *testing.B) {
+	dir := makeTree10k(b)
+	c, err := Open(dir, "", b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	want := mustSum(b, c, ".")
+	if got := c.hashed.Load(); got != 10000 {
+		b.Fatalf("cold checksum read %d files", got)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		s, err := c.Checksum([]string{"."})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if s.Digest != want.Digest {
+			b.Fatal("digest changed")
+		}
+	}
+	b.StopTimer()
+	if got := c.hashed.Load(); got != 10000 {
+		b.Fatalf("warm checksums read %d files", got-10000)
+	}
+}
+
+// BenchmarkChecksumCold10k hashes 10,000 files with an empty cache.
+func BenchmarkChecksumCold10k(b *testing.B) {
+	dir := makeTree10k(b)
+	for b.Loop() {
+		c, err := Open(dir, "", "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		mustSum(b, c, ".")
+	}
+}
+
+// BenchmarkCacheLoad10k opens a context whose cache file holds 10,000 entries.
+func BenchmarkCacheLoad10k(b *testing.B) {
+	dir, cacheDir := makeTree10k(b), b.TempDir()
+	c, err := Open(dir, "", cacheDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mustSum(b, c, ".")
+	if err := c.Save(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		c, err := Open(dir, "", cacheDir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(c.cache.ents) != 10000 {
+			b.Fatalf("loaded %d entries", len(c.cache.ents))
+		}
+	}
+}
+
+// BenchmarkCopy copies one 300 MB file.
+func BenchmarkCopy(b *testing.B) {
+	const size = 300 << 20
+	src := b.TempDir()
+	f, err := os.Create(filepath.Join(src, "big"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i * 7)
+	}
+	for range size / len(chunk) {
+		if _, err := f.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ResetTimer()
+	for b.Loop() {
+		dst := b.TempDir()
+		if err := Copy(src, []string{"big"}, dst, "/app/big", CopyOptions{UID: -1, GID: -1}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(dst)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkCopyTree10k copies 10,000 small files.
+func BenchmarkCopyTree10k(b *testing.B) {
+	src := makeTree10k(b)
+	for b.Loop() {
+		dst := b.TempDir()
+		if err := Copy(src, []string{"."}, dst, "/app", CopyOptions{UID: -1, GID: -1}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.RemoveAll(dst)
+		b.StartTimer()
+	}
+}
