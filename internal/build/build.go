@@ -205,8 +205,9 @@ func checkPlatform(p string) error {
 		return nil
 	}
 	host := hostPlatform()
+	osArch := strings.Join(strings.Split(host, "/")[:2], "/")
 	for _, one := range strings.Split(p, ",") {
-		if strings.TrimSpace(one) != host && strings.TrimSpace(one) != strings.TrimSuffix(host, "/v1") {
+		if one = strings.TrimSpace(one); one != host && one != osArch {
 			return errdefs.Newf(errdefs.ErrUnsupported, "platform %q is not supported: strata builds for the host's platform (%s) only", one, host)
 		}
 	}
