@@ -10,6 +10,9 @@
 #   (c) `images` and `images --format json` with 2,000 images (target < 0.2 s)
 #   (d) containers: `run --rm IMAGE true` latency, commit of one small change
 #       on a small and on a big image, disk used by 10 containers of one image
+#   (e) builds (scripts/bench-build.sh): no-op rebuild of a 20-step Dockerfile
+#       with a 10,000-file context, the rebuild after one file changed, a cold
+#       build copying 300 MB; peers: docker build (classic, BuildKit), buildah
 #
 # Knobs: BENCH_RUNS (3), BENCH_IMAGE_MB (500), BENCH_ROOTFS_MB (200),
 # BENCH_IMAGES (2000), BENCH_DIR (.bench), BENCH_KEEP=1 keeps the data.
@@ -195,6 +198,10 @@ if [ "$(id -u)" = 0 ] && command -v runc >/dev/null && [ -x /bin/busybox ]; then
 else
   disk_note="containers: skipped (needs root, runc and /bin/busybox)"
 fi
+
+# ---- (e) Dockerfile builds (scripts/bench-build.sh) ----------------------
+build_rows=$(BENCH_RUNS=$runs scripts/bench-build.sh)
+mapfile -t -O "${#rows[@]}" rows <<<"$build_rows"
 
 # ---- summary -----------------------------------------------------------
 echo

@@ -25,7 +25,8 @@ type PruneReport struct {
 }
 
 // Prune removes build cache entries, then the blobs nothing uses any more.
-// With All it also empties the RUN --mount=type=cache directories.
+// With All it also empties the RUN --mount=type=cache directories and
+// the kept file checksums.
 func (b *Builder) Prune(ctx context.Context, o PruneOptions) (PruneReport, error) {
 	entries, err := b.Meta.CacheEntries(ctx)
 	if err != nil {
@@ -58,10 +59,12 @@ func (b *Builder) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 	if err != nil {
 		return rep, err
 	}
-	if o.All {
-		dir := filepath.Join(b.Dir, "cache-mounts")
-		rep.Reclaimed += dirSize(dir)
-		_ = os.RemoveAll(dir)
+	if o.All { // and the file checksums, so the next build is cold
+		for _, sub := range []string{"cache-mounts", "hashes"} {
+			dir := filepath.Join(b.Dir, sub)
+			rep.Reclaimed += dirSize(dir)
+			_ = os.RemoveAll(dir)
+		}
 	}
 	return rep, nil
 }
