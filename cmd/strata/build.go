@@ -18,6 +18,7 @@ import (
 	"github.com/strata-dev/strata/internal/build"
 	"github.com/strata-dev/strata/internal/buildctx"
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/fetch"
 	"github.com/strata-dev/strata/internal/format"
 	"github.com/strata-dev/strata/internal/progress"
 	"github.com/strata-dev/strata/internal/reference"
@@ -71,7 +72,7 @@ func (c *cli) runBuild(cmd *cobra.Command, ctxArg string, f buildFlags) error {
 	if err != nil {
 		return err
 	}
-	src, err := c.buildSource(cmd, ctxArg, f.file, filepath.Join(e.BuildDir(), "tmp"))
+	src, err := c.buildSource(cmd, ctxArg, f.file, filepath.Join(e.BuildDir(), "tmp"), f.allowPrivate)
 	if err != nil {
 		return err
 	}
@@ -205,7 +206,7 @@ type buildSource struct {
 }
 
 // buildSource resolves the context argument and -f.
-func (c *cli) buildSource(cmd *cobra.Command, arg, file, tmp string) (buildSource, error) {
+func (c *cli) buildSource(cmd *cobra.Command, arg, file, tmp string, allowPrivate bool) (buildSource, error) {
 	src := buildSource{cleanup: func() {}}
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return src, err
@@ -237,6 +238,11 @@ func (c *cli) buildSource(cmd *cobra.Command, arg, file, tmp string) (buildSourc
 			return src, err
 		}
 		src.dir, src.cleanup = dir, cleanup
+	case fetch.IsURL(arg):
+		done, err := c.urlSource(cmd, &src, arg, tmp, allowPrivate)
+		if err != nil || done {
+			return src, err
+		}
 	default:
 		fi, err := os.Stat(arg)
 		if err != nil {
@@ -248,6 +254,34 @@ func (c *cli) buildSource(cmd *cobra.Command, arg, file, tmp string) (buildSourc
 		src.dir = arg
 	}
 	return src, c.readDockerfile(&src, file)
+}
+
+// urlSource downloads a URL context: a (compressed) tar becomes the
+// context, anything else is the Dockerfile (then done: no context).
+func (c *cli) urlSource(cmd *cobra.Command, src *buildSource, url, tmp string, allowPrivate bool) (bool, error) {
+	r, err := fetch.Download(cmd.Context(), url, tmp, fetch.Options{AllowPrivate: allowPrivate})
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(r.Path)
+	f, err := os.Open(r.Path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<20)
+	head, _ := br.Peek(1024)
+	if !isArchive(head) {
+		src.dockerfile, err = io.ReadAll(io.LimitReader(br, 16<<20))
+		src.name = "Dockerfile"
+		return true, err
+	}
+	dir, cleanup, err := buildctx.FromTar(br, tmp)
+	if err != nil {
+		return false, err
+	}
+	src.dir, src.cleanup = dir, cleanup
+	return false, nil
 }
 
 // readDockerfile reads -f (a path, "-" for stdin) or the context's
