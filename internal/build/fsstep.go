@@ -55,8 +55,8 @@ func (b *Builder) fsStep(ctx context.Context, st *state, keepEmpty bool, mutate 
 	if err := b.withMount(mounts, rootfs, mutate); err != nil {
 		return nil, err
 	}
-	layer, err := b.storeDiff(ctx, key, parent, mounts)
-	if err != nil || (layer.DiffSize == emptyTarSize && !keepEmpty) {
+	layer, err := b.storeDiff(ctx, key, parent, mounts, keepEmpty)
+	if err != nil || layer == nil {
 		return nil, err
 	}
 	chain := image.ChainID(append(append([]digest.Digest{}, st.Config.RootFS.DiffIDs...), layer.DiffID))
@@ -66,7 +66,7 @@ func (b *Builder) fsStep(ctx context.Context, st *state, keepEmpty bool, mutate 
 	case !errdefs.IsAlreadyExists(err): // another build made the same layer: keep theirs
 		return nil, err
 	}
-	return &layer, nil
+	return layer, nil
 }
 
 // withMount mounts mounts on dir, runs fn and unmounts.
@@ -85,26 +85,31 @@ func (b *Builder) withMount(mounts []snapshot.Mount, dir string, fn func(string)
 	return err
 }
 
-// storeDiff writes the snapshot's changes as an uncompressed layer blob.
-func (b *Builder) storeDiff(ctx context.Context, key, parent string, mounts []snapshot.Mount) (imagestore.Layer, error) {
+// storeDiff writes the snapshot's changes as an uncompressed layer blob;
+// an empty change gives no blob (nil) unless keepEmpty.
+func (b *Builder) storeDiff(ctx context.Context, key, parent string, mounts []snapshot.Mount, keepEmpty bool) (*imagestore.Layer, error) {
 	upper, ok := snapshot.UpperDir(mounts)
 	if !ok {
-		return imagestore.Layer{}, fmt.Errorf("step snapshot %s has no upper directory", key)
+		return nil, fmt.Errorf("step snapshot %s has no upper directory", key)
 	}
 	w, err := b.Images.Content.Writer(imagestore.TempRef("build"), "")
 	if err != nil {
-		return imagestore.Layer{}, err
+		return nil, err
 	}
 	defer w.Close()
 	if err := b.writeDiff(ctx, w, upper, parent); err != nil {
 		w.Abort()
-		return imagestore.Layer{}, err
+		return nil, err
 	}
 	size, dg := w.Offset(), w.Digest()
-	if _, err := w.Commit(size, dg); err != nil && !errdefs.IsAlreadyExists(err) {
-		return imagestore.Layer{}, err
+	if size == emptyTarSize && !keepEmpty {
+		w.Abort()
+		return nil, nil
 	}
-	return imagestore.Layer{Digest: dg, Size: size, MediaType: image.MediaTypeOCILayer, DiffID: dg, DiffSize: size}, nil
+	if _, err := w.Commit(size, dg); err != nil && !errdefs.IsAlreadyExists(err) {
+		return nil, err
+	}
+	return &imagestore.Layer{Digest: dg, Size: size, MediaType: image.MediaTypeOCILayer, DiffID: dg, DiffSize: size}, nil
 }
 
 // writeDiff writes an OCI layer tar: overlay's upper directory is the
@@ -181,8 +186,14 @@ func stepPID(key string) (int, bool) {
 	return n, err == nil
 }
 
-// alive reports whether process pid exists.
+// alive reports whether process pid exists and is not a zombie (a killed
+// process whose parent has not reaped it is dead for us).
 func alive(pid int) bool {
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// pid (comm) STATE ...: comm may hold spaces and parentheses.
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
