@@ -120,6 +120,9 @@ func (b *Builder) load(o Options) (*dockerfile.File, error) {
 	if f.Syntax != "" {
 		o.Display.Notice(fmt.Sprintf("# syntax=%s ignored: strata builds with its own Dockerfile frontend", f.Syntax))
 	}
+	if o.Pull {
+		o.Display.Notice("--pull: pulling base images is not available yet; the local images are used")
+	}
 	for _, w := range f.Warnings {
 		o.Display.Notice("[Warning] " + w)
 	}

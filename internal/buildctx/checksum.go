@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -83,7 +84,7 @@ func (c *Context) Checksum(srcs []string) (Sum, error) {
 	}
 	defer unix.Close(rootfd)
 
-	col := &collector{c: c}
+	col := &collector{c: c, entries: make([]sumEntry, 0, c.sizeHint(srcs))}
 	w := &walker{filt: c.filter(), v: col}
 	for _, src := range srcs {
 		r := &resolver{rootfd: rootfd, root: c.Dir, strict: true, src: src}
@@ -99,7 +100,7 @@ func (c *Context) Checksum(srcs []string) (Sum, error) {
 			return Sum{}, err
 		}
 		if len(col.entries) == before {
-			return Sum{}, notFound(src, n > 0)
+			return Sum{}, r.notFound(n > 0)
 		}
 	}
 	if err := c.hashFiles(rootfd, col.entries, col.todo); err != nil {
@@ -108,12 +109,15 @@ func (c *Context) Checksum(srcs []string) (Sum, error) {
 	return sumOf(col.entries), nil
 }
 
-// notFound is the error of a source that gave no entry.
-func notFound(src string, excluded bool) error {
-	if excluded {
-		return errdefs.Newf(errdefs.ErrNotFound, "COPY source %q: not found in the build context (excluded by .dockerignore)", src)
+// sizeHint guesses how many entries srcs give: the whole context holds
+// about as many as the cache knows.
+func (c *Context) sizeHint(srcs []string) int {
+	for _, s := range srcs {
+		if path.Clean(strings.TrimLeft(s, "/")) == "." {
+			return c.cache.size() + 16
+		}
 	}
-	return errdefs.Newf(errdefs.ErrNotFound, "COPY source %q: not found in the build context", src)
+	return 16
 }
 
 // hashFiles reads the content digests of entries[todo] in parallel and
@@ -156,7 +160,7 @@ func (c *Context) hashFiles(rootfd int, entries []sumEntry, todo []int) error {
 // file, and stores the digest in the cache.
 func (c *Context) hashFile(rootfd int, e *sumEntry, buf []byte, h hash.Hash) error {
 	start := time.Now().UnixNano()
-	fd, err := openBeneath(rootfd, e.rel, unix.O_RDONLY)
+	fd, err := openBeneath(rootfd, e.rel, unix.O_RDONLY|unix.O_NONBLOCK) // a fifo swapped in must not block
 	if err != nil {
 		return fmt.Errorf("build context file %s: %w", e.rel, err)
 	}
@@ -190,7 +194,10 @@ func (c *Context) hashFile(rootfd int, e *sumEntry, buf []byte, h hash.Hash) err
 // sumOf sorts entries by path, drops repeats (overlapping sources) and
 // digests them.
 func sumOf(entries []sumEntry) Sum {
-	slices.SortStableFunc(entries, func(a, b sumEntry) int { return strings.Compare(a.lrel, b.lrel) })
+	byPath := func(a, b sumEntry) int { return strings.Compare(a.lrel, b.lrel) }
+	if !slices.IsSortedFunc(entries, byPath) {
+		slices.SortStableFunc(entries, byPath)
+	}
 	entries = slices.CompactFunc(entries, func(a, b sumEntry) bool { return a.lrel == b.lrel })
 	files := make(map[string]digest.Digest, len(entries))
 	total, h := sha256.New(), sha256.New()

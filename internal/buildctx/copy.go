@@ -69,12 +69,13 @@ func Copy(srcRoot string, srcs []string, dstRoot, dest string, o CopyOptions) er
 	var tops []*node
 	for _, src := range srcs {
 		r := &resolver{rootfd: rootfd, root: root, strict: !o.RootfsSymlinks, src: src}
-		found, err := sourceTops(r, src, o.FollowTopSymlink, filt, &tops)
+		before := len(tops)
+		matched, err := sourceTops(r, src, o.FollowTopSymlink, filt, &tops)
 		if err != nil {
 			return err
 		}
-		if !found {
-			return notFound(src, false)
+		if len(tops) == before {
+			return r.notFound(matched)
 		}
 	}
 
@@ -100,33 +101,33 @@ func Copy(srcRoot string, srcs []string, dstRoot, dest string, o CopyOptions) er
 }
 
 // sourceTops appends the sources src matches to tops, leaving out those the
-// filter excludes for good; it reports whether any was left.
+// filter excludes for good; it reports whether src matched anything.
 func sourceTops(r *resolver, src string, follow bool, filt filter, tops *[]*node) (bool, error) {
 	pattern, err := r.cleanSource(src)
 	if err != nil {
 		return false, err
 	}
-	found := false
-	_, err = r.expand(pattern, follow, func(lrel, real string, st *unix.Stat_t) error {
+	n, err := r.expand(pattern, follow, func(lrel, real string, st *unix.Stat_t) error {
 		t := &node{dirfd: r.rootfd, name: real, rel: real, lrel: lrel, st: *st, out: -1}
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFSOCK, unix.S_IFBLK, unix.S_IFCHR:
 			return nil
 		case unix.S_IFLNK:
-			if t.link, err = readlinkAt(r.rootfd, real); err != nil {
+			link, err := readlinkAt(r.rootfd, real)
+			if err != nil {
 				return fmt.Errorf("COPY source %q: read symlink: %w", src, err)
 			}
+			t.link = link
 		}
 		if filt != nil {
 			if gone, err := excludedTop(filt, t); err != nil || gone {
 				return err
 			}
 		}
-		found = true
 		*tops = append(*tops, t)
 		return nil
 	})
-	return found, err
+	return n > 0, err
 }
 
 // excludedTop reports whether the filter leaves out the source t and
@@ -246,7 +247,7 @@ func (c *copier) dir(pfd int, name, target string, n *node) error {
 }
 
 func (c *copier) file(pfd int, name, target string, n *node) error {
-	sfd, err := openBeneath(n.dirfd, n.name, unix.O_RDONLY)
+	sfd, err := openBeneath(n.dirfd, n.name, unix.O_RDONLY|unix.O_NONBLOCK) // a fifo swapped in must not block
 	if err != nil {
 		return fmt.Errorf("COPY source %s: %w", n.lrel, err)
 	}

@@ -61,6 +61,13 @@ type hashCache struct {
 
 func newHashCache() *hashCache { return &hashCache{idx: make(map[string]int32)} }
 
+// size is the number of entries.
+func (c *hashCache) size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.ents)
+}
+
 // lookup returns the cached content digest of path if meta still matches
 // and the entry is not racy.
 func (c *hashCache) lookup(path string, meta fileMeta) ([32]byte, bool) {

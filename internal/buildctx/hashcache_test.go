@@ -214,3 +214,37 @@ func TestCacheEncodeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Checksums and saves may run at once (parallel build stages).
+func TestChecksumConcurrent(t *testing.T) {
+	t.Parallel()
+	dir, cacheDir := t.TempDir(), t.TempDir()
+	files := map[string]string{".dockerignore": "*.tmp\n!keep.tmp\n"}
+	for i := range 200 {
+		files[fmt.Sprintf("d%d/f%d", i%2, i)] = fmt.Sprint(i)
+	}
+	writeTree(t, dir, files)
+	c, err := Open(dir, "", cacheDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mustSum(t, openCtx(t, dir), ".")
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			s, err := c.Checksum([]string{"."})
+			if err == nil && s.Digest != want.Digest {
+				err = fmt.Errorf("digest %s, want %s", s.Digest, want.Digest)
+			}
+			if err == nil {
+				err = c.Save()
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

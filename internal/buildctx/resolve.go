@@ -40,6 +40,14 @@ func (r *resolver) where() string {
 	return "the source root"
 }
 
+// notFound is the error of a source that gave nothing to copy.
+func (r *resolver) notFound(excluded bool) error {
+	if excluded {
+		return errdefs.Newf(errdefs.ErrNotFound, "COPY source %q: not found in %s (excluded by .dockerignore)", r.src, r.where())
+	}
+	return errdefs.Newf(errdefs.ErrNotFound, "COPY source %q: not found in %s", r.src, r.where())
+}
+
 // cleanSource turns a COPY source argument into a cleaned slash path below
 // the root ("." for the root; a leading "/" or "./" is allowed), refusing
 // one that leaves the root through "..".

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
@@ -72,6 +74,44 @@ type visitor interface {
 	leave(n *node) error // every entered directory, after its contents
 }
 
+// statBatch is the directory size from which entries are stat'ed in parallel.
+const statBatch = 32
+
+// statAll lstats the entries names of the directory fd, in parallel for a
+// large directory: the walk of an unchanged tree is all system calls. The
+// slices are the walker's until release.
+func (w *walker) statAll(fd int, names []string) ([]unix.Stat_t, []error) {
+	if w.depth == len(w.stats) {
+		w.stats = append(w.stats, nil)
+		w.errs = append(w.errs, nil)
+	}
+	stats := slices.Grow(w.stats[w.depth][:0], len(names))[:len(names)]
+	errs := slices.Grow(w.errs[w.depth][:0], len(names))[:len(names)]
+	w.stats[w.depth], w.errs[w.depth] = stats, errs
+	w.depth++
+	work := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			errs[i] = unix.Fstatat(fd, names[i], &stats[i], unix.AT_SYMLINK_NOFOLLOW)
+		}
+	}
+	workers := min(runtime.NumCPU(), 4, len(names)/statBatch)
+	if workers < 2 {
+		work(0, len(names))
+		return stats, errs
+	}
+	var wg sync.WaitGroup
+	per := (len(names) + workers - 1) / workers
+	for lo := per; lo < len(names); lo += per {
+		wg.Go(func() { work(lo, min(lo+per, len(names))) })
+	}
+	work(0, per)
+	wg.Wait()
+	return stats, errs
+}
+
+// release gives back the slices of the last statAll.
+func (w *walker) release() { w.depth-- }
+
 // walker walks source trees through directory handles, never following a
 // symlink below a top. An excluded directory that may hold included
 // entries is walked, and entered (with its excluded parents) only when the
@@ -80,6 +120,10 @@ type visitor interface {
 type walker struct {
 	filt filter
 	v    visitor
+
+	depth int             // directories being walked
+	stats [][]unix.Stat_t // statAll's results by depth, reused
+	errs  [][]error
 }
 
 // walkTop walks the source n (a top: dirfd is the root, name == rel).
@@ -127,9 +171,19 @@ func (w *walker) walk(n *node, excluded, prune bool, st matchState) error {
 		return fmt.Errorf("read directory %s: %w", n.rel, err)
 	}
 	slices.Sort(names)
-	for _, name := range names {
-		c := &node{parent: n, dirfd: fd, name: name, rel: join(n.rel, name), lrel: join(n.lrel, name), out: -1}
-		if err := unix.Fstatat(fd, name, &c.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	stats, errs := w.statAll(fd, names)
+	defer w.release()
+	// One node serves every entry that is not a directory: visitors do not
+	// keep nodes, and only a directory's children point at it.
+	var scratch node
+	for i, name := range names {
+		c := &scratch
+		*c = node{parent: n, dirfd: fd, name: name, rel: join(n.rel, name), out: -1, st: stats[i]}
+		c.lrel = c.rel
+		if n.lrel != n.rel {
+			c.lrel = join(n.lrel, name)
+		}
+		if err := errs[i]; err != nil {
 			if errors.Is(err, unix.ENOENT) {
 				continue // removed since the directory was read
 			}
@@ -142,6 +196,10 @@ func (w *walker) walk(n *node, excluded, prune bool, st matchState) error {
 			if c.link, err = readlinkAt(fd, name); err != nil {
 				return fmt.Errorf("read symlink %s: %w", c.rel, err)
 			}
+		}
+		if c.isDir() {
+			c = &node{}
+			*c = scratch
 		}
 		cex, cprune := false, false
 		var cst matchState
