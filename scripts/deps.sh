@@ -15,6 +15,7 @@ have runc || have crun || need+=(runc)
 have iptables || need+=(iptables)
 have debootstrap || need+=(debootstrap)
 have curl || need+=(curl)
+have git || need+=(git)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! have apt-get; then
