@@ -117,6 +117,9 @@ func (s *stageRun) copy(ctx context.Context, c *instructions.CopyCommand) error 
 			if err != nil {
 				return err
 			}
+			if c.From == "" {
+				opts.Ignore = s.o.Context.Ignored
+			}
 			return srcRoot(func(root string) error { return buildctx.Copy(root, cs.srcs, rootfs, cs.dest, opts) })
 		})
 		if err != nil {
@@ -168,7 +171,10 @@ func copyHistory(s *stageRun, cs copySpec, in inputs) string {
 	if len(cs.srcs) == 1 && len(cs.contents) == 0 {
 		kind = "file"
 		if s.o.Context != nil && in.From == "" {
-			if fi, err := os.Stat(filepath.Join(s.o.Context.Dir, cs.srcs[0])); err == nil && fi.IsDir() {
+			matches, _ := filepath.Glob(filepath.Join(s.o.Context.Dir, cs.srcs[0]))
+			if len(matches) > 1 {
+				kind = "multi"
+			} else if fi, err := os.Stat(filepath.Join(s.o.Context.Dir, cs.srcs[0])); err == nil && fi.IsDir() {
 				kind = "dir"
 			}
 		}
@@ -180,7 +186,7 @@ func copyHistory(s *stageRun, cs copySpec, in inputs) string {
 // /etc/group) and --chmod. Context files default to root's; files from a
 // stage or image keep their owner.
 func copyOptions(rootfs, chown string, chmod *os.FileMode, fromContext bool) (buildctx.CopyOptions, error) {
-	o := buildctx.CopyOptions{UID: -1, GID: -1, Chmod: chmod, FollowTopSymlink: fromContext}
+	o := buildctx.CopyOptions{UID: -1, GID: -1, Chmod: chmod, FollowTopSymlink: fromContext, RootfsSymlinks: !fromContext}
 	if fromContext {
 		o.UID, o.GID = 0, 0
 	}
@@ -190,6 +196,10 @@ func copyOptions(rootfs, chown string, chmod *os.FileMode, fromContext bool) (bu
 			return o, errdefs.Classed(errdefs.ErrInvalidArgument, err)
 		}
 		o.UID, o.GID = int(u.UID), int(u.GID)
+		// Docker: a user without a group takes the same number as its GID.
+		if !strings.Contains(chown, ":") {
+			o.GID = o.UID
+		}
 	}
 	return o, nil
 }
@@ -237,7 +247,7 @@ func (s *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand) 
 			return nil, err
 		}
 		st.Config.Config.WorkingDir = wd
-		st.addHistory(st.nop("WORKDIR "+wd), layer, now())
+		st.addHistory(st.shellPrefix()+" #(nop) WORKDIR "+wd, layer, now())
 		return layer, nil
 	})
 }

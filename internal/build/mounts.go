@@ -175,12 +175,52 @@ func (b *Builder) runMounts(ctx context.Context, r runSpec, bundle, rootfs strin
 				return ex, cleanup, err
 			}
 			undo = append(undo, release)
-			ex.mounts = append(ex.mounts, spec.BindMount(src, target, true))
+			mnt, err := bindMount(src, target, bundle, i, m.ReadOnly)
+			if err != nil {
+				return ex, cleanup, err
+			}
+			ex.mounts = append(ex.mounts, mnt)
 		default:
 			return ex, cleanup, errdefs.Newf(errdefs.ErrUnsupported, "RUN --mount=type=%s is not supported", m.Type)
 		}
 	}
 	return ex, cleanup, nil
+}
+
+// bindMount mounts src at target: read-only, or (rw) with the step's
+// writes going to a scratch overlay layer in the bundle that is thrown
+// away, so neither the context nor the source stage ever changes.
+func bindMount(src, target, bundle string, i int, readOnly bool) (specs.Mount, error) {
+	if readOnly {
+		return spec.BindMount(src, target, true), nil
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return specs.Mount{}, err
+	}
+	scratch := filepath.Join(bundle, "bind-"+strconv.Itoa(i))
+	if !fi.IsDir() { // a file: a throwaway copy
+		if err := os.MkdirAll(scratch, 0o700); err != nil {
+			return specs.Mount{}, err
+		}
+		cp := filepath.Join(scratch, "file")
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return specs.Mount{}, err
+		}
+		if err := os.WriteFile(cp, data, fi.Mode().Perm()); err != nil {
+			return specs.Mount{}, err
+		}
+		return spec.BindMount(cp, target, false), nil
+	}
+	upper, work := filepath.Join(scratch, "upper"), filepath.Join(scratch, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return specs.Mount{}, err
+		}
+	}
+	return specs.Mount{Type: "overlay", Source: "overlay", Destination: target,
+		Options: []string{"lowerdir=" + src, "upperdir=" + upper, "workdir=" + work}}, nil
 }
 
 func workdirOr(cwd string) string {

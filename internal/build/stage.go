@@ -46,7 +46,7 @@ func (b *Builder) runStage(ctx context.Context, p *plan, i int, c *cache, o Opti
 	}
 	s := &stageRun{b: b, p: p, o: &o, c: c, x: dockerfile.NewExpander(p.f.Escape), idx: i}
 	stage := p.f.Stages[i]
-	s.total = steps(stage.Commands) + 1
+	s.total = len(stage.Commands) + 1
 	if err := s.from(ctx, stage); err != nil {
 		return nil, s.located(stage.Location, stage.SourceCode, err)
 	}
@@ -54,7 +54,7 @@ func (b *Builder) runStage(ctx context.Context, p *plan, i int, c *cache, o Opti
 	if err != nil {
 		return nil, s.located(stage.Location, stage.SourceCode, err)
 	}
-	s.total += steps(cmds)
+	s.total += len(cmds)
 	for _, cmd := range append(cmds, stage.Commands...) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -123,13 +123,13 @@ func (s *stageRun) triggers() ([]instructions.Command, error) {
 // dispatch runs one instruction.
 func (s *stageRun) dispatch(ctx context.Context, cmd instructions.Command) error {
 	if a, ok := cmd.(*instructions.ArgCommand); ok {
-		return s.arg(a)
+		return s.arg(ctx, a)
 	}
-	if _, ok := cmd.(*instructions.RunCommand); !ok {
-		if err := s.x.Command(cmd, s.env()); err != nil {
-			return errdefs.Classed(errdefs.ErrInvalidArgument, err)
-		}
-	} else if err := s.x.Command(cmd, s.env()); err != nil { // RUN --mount values
+	// Expands RUN's --mount values too; RUN's command is the shell's.
+	if err := s.x.Command(cmd, s.env()); err != nil {
+		return errdefs.Classed(errdefs.ErrInvalidArgument, err)
+	}
+	if err := s.x.Raw(cmd, s.env()); err != nil {
 		return errdefs.Classed(errdefs.ErrInvalidArgument, err)
 	}
 	switch c := cmd.(type) {
@@ -155,8 +155,11 @@ func (s *stageRun) dispatch(ctx context.Context, cmd instructions.Command) error
 	})
 }
 
-// arg declares build args in this stage.
-func (s *stageRun) arg(a *instructions.ArgCommand) error {
+// arg declares build args in this stage. Like Docker's classic builder it
+// records a history entry with the instruction's text; the values reach
+// the cache key through the RUN steps that see them, not here.
+func (s *stageRun) arg(ctx context.Context, a *instructions.ArgCommand) error {
+	var parts []string
 	for _, kv := range a.Args {
 		val, ok, err := s.p.argValue(kv, s.env(), s.p.meta, s.x)
 		if err != nil {
@@ -165,8 +168,21 @@ func (s *stageRun) arg(a *instructions.ArgCommand) error {
 		if ok {
 			s.args = append(s.args, kv.Key+"="+val)
 		}
+		part := kv.Key
+		if kv.Value != nil { // the declared default, as Docker shows it
+			def, err := s.x.Word(*kv.Value, s.env())
+			if err != nil {
+				return errdefs.Classed(errdefs.ErrInvalidArgument, err)
+			}
+			part += "=" + def
+		}
+		parts = append(parts, part)
 	}
-	return nil
+	text := "ARG " + strings.Join(parts, " ")
+	return s.exec(ctx, cmdText(a), inputs{Step: text}, func(ctx context.Context, st *state, v *progress.Vertex) (*imagestore.Layer, error) {
+		st.addHistory(st.nop(text), nil, now())
+		return nil, nil
+	})
 }
 
 // exec runs one step through the cache: a hit takes the recorded state,
@@ -257,15 +273,4 @@ func cmdText(cmd instructions.Command) string {
 		return s.String()
 	}
 	return cmd.Name()
-}
-
-// steps counts the instructions that show as steps (ARG does not).
-func steps(cmds []instructions.Command) int {
-	n := 0
-	for _, c := range cmds {
-		if _, ok := c.(*instructions.ArgCommand); !ok {
-			n++
-		}
-	}
-	return n
 }

@@ -54,6 +54,21 @@ func (x *Expander) Word(word string, env Env) (string, error) {
 	return s, err
 }
 
+// Raw expands variables in heredoc bodies (COPY <<EOF with an unquoted
+// delimiter), keeping quotes and other characters as written.
+func (x *Expander) Raw(cmd instructions.Command, env Env) error {
+	ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw)
+	if !ok {
+		return nil
+	}
+	lex := shell.NewLex('\\')
+	lex.SkipProcessQuotes = true
+	return ex.ExpandRaw(func(w string) (string, error) {
+		s, _, err := lex.ProcessWord(w, env)
+		return s, err
+	})
+}
+
 // Command expands the words of cmd in place, as Docker does for the
 // instructions that support it (ENV, LABEL, COPY, ADD, WORKDIR, USER,
 // VOLUME, EXPOSE, STOPSIGNAL, ARG, and RUN's --mount flags). Others are
