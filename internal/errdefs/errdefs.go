@@ -45,6 +45,7 @@ func IsNotFound(err error) bool        { return errors.Is(err, ErrNotFound) }
 func IsAlreadyExists(err error) bool   { return errors.Is(err, ErrAlreadyExists) }
 func IsInvalidArgument(err error) bool { return errors.Is(err, ErrInvalidArgument) }
 func IsConflict(err error) bool        { return errors.Is(err, ErrConflict) }
+func IsPermission(err error) bool      { return errors.Is(err, ErrPermission) }
 
 // ExitCode maps an error to the process exit status. Docker's CLI exits 1 for
 // every daemon-side failure and 125 for its own usage errors; strata keeps 1 for

@@ -13,7 +13,7 @@ import (
 	"github.com/strata-dev/strata/internal/flock"
 )
 
-const schemaVersion = 3
+const schemaVersion = 4
 
 const schema = `
 CREATE TABLE IF NOT EXISTS images (
@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS repo_digests (
 	PRIMARY KEY (name, digest)
 );
 CREATE INDEX IF NOT EXISTS repo_digests_image ON repo_digests(image_id);
-` + containerSchema + buildCacheSchema
+` + containerSchema + buildCacheSchema + transferSchema
 
 // DB is the metadata database. It is safe for concurrent use by goroutines
 // and by other processes opening the same file.
