@@ -10,7 +10,7 @@ LINT      := $(GOBIN)/golangci-lint
 FUZZTIME  ?= 5s
 export CGO_ENABLED = 0
 
-.PHONY: all build deps test unit integration fuzz lint lint-install vet bench demo clean
+.PHONY: all build deps test unit integration fuzz lint lint-install vet bench demo registry-image clean
 
 all: build
 
@@ -54,6 +54,12 @@ bench: deps build
 
 demo: deps build
 	@scripts/demo.sh
+
+# The "registry" image (strata's binary, ENTRYPOINT registry serve, :5000,
+# /var/lib/registry), built by strata itself into its default store.
+registry-image: build
+	@ctx=$$(mktemp -d) && cp $(BIN) deploy/registry/Dockerfile $$ctx/ && \
+	  $(BIN) build -t registry:latest $$ctx; rc=$$?; rm -rf $$ctx; exit $$rc
 
 clean:
 	rm -rf bin

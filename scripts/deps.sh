@@ -16,6 +16,20 @@ have iptables || need+=(iptables)
 have debootstrap || need+=(debootstrap)
 have curl || need+=(curl)
 have git || need+=(git)
+have docker-registry || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+
+# Go tools the registry tests use (an S3 server, registry clients): best
+# effort, the tests that need them skip with a reason when they are missing.
+gobin=$(go env GOPATH 2>/dev/null)/bin
+go_tool() {
+  have "$1" || [ -x "$gobin/$1" ] && return 0
+  echo "deps: go install $2"
+  GOFLAGS= go install "$2" || echo "deps: could not install $1 ($2); its tests will be skipped" >&2
+}
+if have go; then
+  go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
+  go_tool crane github.com/google/go-containerregistry/cmd/crane@v0.20.6
+fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! have apt-get; then

@@ -93,13 +93,14 @@ func (c *cli) rootCommand() *cobra.Command {
 	image := group("image", "Manage images")
 	image.AddCommand(c.imagesCommand("ls", "list"), c.tagCommand(), c.rmiCommand("rm", "remove"),
 		c.pruneCommand(), c.historyCommand(), c.imageInspectCommand(), c.saveCommand(),
-		c.loadCommand(), c.importCommand(), c.buildCommand())
+		c.loadCommand(), c.importCommand(), c.buildCommand(), c.pullCommand(), c.pushCommand())
 	builder := group("builder", "Manage builds")
 	builder.AddCommand(c.builderPruneCommand())
 	system := group("system", "Manage strata")
 	system.AddCommand(c.dfCommand(), c.infoCommand(), c.checkCommand())
 
 	root.AddCommand(image, system, builder, c.buildCommand(),
+		c.pullCommand(), c.pushCommand(), c.loginCommand(), c.logoutCommand(), c.searchCommand(),
 		c.imagesCommand("images"), c.tagCommand(), c.rmiCommand("rmi"), c.historyCommand(),
 		c.inspectCommand(), c.saveCommand(), c.loadCommand(), c.importCommand(),
 		c.infoCommand(), c.versionCommand())

@@ -40,28 +40,33 @@ type Destination struct {
 }
 
 // Push uploads img's blobs that dst lacks and puts its manifest under
-// dst.Tag, returning the manifest's digest. Uncompressed local layers go
+// dst.Tag, returning the manifest's digest and size. Uncompressed local layers go
 // out gzip-compressed (pgzip); the compressed digest is remembered, so the
 // next push of the layer only asks whether the registry has it.
-func (p *Pusher) Push(ctx context.Context, tgt Target, dst Destination, img metadata.Image) (digest.Digest, error) {
+func (p *Pusher) Push(ctx context.Context, tgt Target, dst Destination, img metadata.Image) (digest.Digest, int, error) {
+	dg, body, err := p.push(ctx, tgt, dst, img)
+	return dg, len(body), err
+}
+
+func (p *Pusher) push(ctx context.Context, tgt Target, dst Destination, img metadata.Image) (digest.Digest, []byte, error) {
 	raw, err := p.Images.Content.ReadAll(img.ManifestDigest, 4<<20)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	man, err := image.ParseManifest(raw)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cfgRaw, err := p.Images.Content.ReadAll(man.Config.Digest, 16<<20)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cfg, err := image.ParseConfig(cfgRaw)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if len(cfg.RootFS.DiffIDs) != len(man.Layers) {
-		return "", errdefs.Newf(errdefs.ErrCorrupt, "image %s: manifest and config disagree on the layers", img.ID)
+		return "", nil, errdefs.Newf(errdefs.ErrCorrupt, "image %s: manifest and config disagree on the layers", img.ID)
 	}
 	docker := man.MediaType == image.MediaTypeDockerManifest
 	out := *man
@@ -90,7 +95,7 @@ func (p *Pusher) Push(ctx context.Context, tgt Target, dst Destination, img meta
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	mt := man.MediaType
@@ -104,10 +109,11 @@ func (p *Pusher) Push(ctx context.Context, tgt Target, dst Destination, img meta
 			mt = out.MediaType
 		}
 		if body, err = json.Marshal(out); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
-	return tgt.PutManifest(ctx, dst.Tag, body, mt)
+	dg, err := tgt.PutManifest(ctx, dst.Tag, body, mt)
+	return dg, body, err
 }
 
 func changed(a, b []image.Descriptor) bool {
