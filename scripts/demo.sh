@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 strata() { echo "\$ strata $*" >&2; bin/strata "$@"; }
 
 work=$(mktemp -d /tmp/strata-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+regpid=""
+trap '[ -n "$regpid" ] && kill "$regpid" 2>/dev/null; rm -rf "$work"' EXIT
 export STRATA_ROOT="$work/root"
 
 bb=$(command -v busybox || echo /bin/busybox)
@@ -67,3 +68,16 @@ strata history hello:demo
 echo "== disk usage and a full check"
 strata system df
 strata system check
+echo "== a private registry: strata registry serve on loopback, push, remove, pull back, run"
+port=$(( 20000 + RANDOM % 20000 ))
+bin/strata registry serve --addr "127.0.0.1:$port" --root "$work/registry" >"$work/registry.log" 2>&1 &
+regpid=$!
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+strata tag hello:demo "127.0.0.1:$port/demo/hello:1.0"
+strata push "127.0.0.1:$port/demo/hello:1.0"
+strata push "127.0.0.1:$port/demo/hello:1.0"
+strata rmi hello:demo "127.0.0.1:$port/demo/hello:1.0"
+strata pull "127.0.0.1:$port/demo/hello:1.0"
+strata images --digests
+strata run --rm "127.0.0.1:$port/demo/hello:1.0"
+strata search --limit 5 "127.0.0.1:$port/hello"

@@ -1,0 +1,260 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// GCReport is what a collection found and removed (or, dry, would remove).
+type GCReport struct {
+	DryRun         bool
+	Repositories   int
+	Manifests      int      // manifests in all repositories
+	BlobsMarked    int      // blobs some manifest references
+	BlobsDeleted   []string // digests
+	BytesFreed     int64
+	LinksDeleted   int      // repository links to deleted blobs
+	UploadsDeleted []string // expired upload ids
+}
+
+// gcRun is one collection's working state.
+type gcRun struct {
+	s        *Server
+	start    time.Time
+	marked   map[digest.Digest]bool
+	visited  map[digest.Digest]bool       // manifests already walked
+	linkedBy map[digest.Digest][]string   // blob -> repositories linking it
+	young    map[digest.Digest]bool       // a link newer than the grace period
+	repos    []string
+	report   GCReport
+}
+
+// GC collects garbage online, while the registry serves:
+//
+//  1. Mark every blob a manifest of any repository references: the
+//     manifest itself, its config and layers, its index children and its
+//     subject, plus the blob any live upload is completing.
+//  2. Sweep the blobs the registry knows of (linked into a repository, or
+//     unlinked by a DELETE) that are unmarked, whose links and bytes are
+//     older than the grace period. Links go first, so no manifest can be
+//     accepted against a blob that is about to vanish.
+//
+// Blobs no repository ever linked are never touched: blobs/ may be shared
+// with strata's local content store. Before sweeping, manifests written
+// since the collection began are marked again, so a push racing the
+// collector keeps what it references. Uploads older than UploadExpiry are
+// deleted too.
+func (s *Server) GC(ctx context.Context, dryRun bool) (GCReport, error) {
+	g := &gcRun{
+		s:        s,
+		start:    time.Now(),
+		marked:   map[digest.Digest]bool{},
+		visited:  map[digest.Digest]bool{},
+		linkedBy: map[digest.Digest][]string{},
+		young:    map[digest.Digest]bool{},
+		report:   GCReport{DryRun: dryRun},
+	}
+	var err error
+	if g.repos, err = s.store.repositories(ctx); err != nil {
+		return g.report, err
+	}
+	g.report.Repositories = len(g.repos)
+	for _, repo := range g.repos {
+		if err := g.markRepo(ctx, repo, time.Time{}); err != nil {
+			return g.report, err
+		}
+	}
+	if err := g.uploads(ctx, dryRun, true); err != nil {
+		return g.report, err
+	}
+	cands, err := g.candidates(ctx)
+	if err != nil {
+		return g.report, err
+	}
+	// Second look at what changed while we marked.
+	for _, repo := range g.repos {
+		if err := g.markRepo(ctx, repo, g.start.Add(-time.Minute)); err != nil {
+			return g.report, err
+		}
+	}
+	if err := g.uploads(ctx, true, false); err != nil {
+		return g.report, err
+	}
+	g.report.BlobsMarked = len(g.marked)
+	for _, d := range cands {
+		if err := g.sweep(ctx, d, dryRun); err != nil {
+			return g.report, err
+		}
+	}
+	return g.report, nil
+}
+
+// markRepo marks what the repository's manifests reference and records its
+// blob links. With since set, only manifests linked after it are walked.
+func (g *gcRun) markRepo(ctx context.Context, repo string, since time.Time) error {
+	st := g.s.store
+	revs, err := st.digestsUnder(ctx, revisionsDir(repo))
+	if err != nil {
+		return err
+	}
+	for _, d := range revs {
+		if !since.IsZero() {
+			fi, err := st.d.Stat(ctx, revisionLinkPath(repo, d))
+			if err != nil || fi.ModTime.Before(since) {
+				continue
+			}
+		} else {
+			g.report.Manifests++
+		}
+		if err := g.markManifest(ctx, d); err != nil {
+			return err
+		}
+	}
+	if !since.IsZero() {
+		return nil
+	}
+	layers, err := st.digestsUnder(ctx, repoPath(repo)+"/_layers")
+	if err != nil {
+		return err
+	}
+	for _, d := range layers {
+		g.linkedBy[d] = append(g.linkedBy[d], repo)
+		fi, err := st.d.Stat(ctx, layerLinkPath(repo, d))
+		if err == nil && g.start.Sub(fi.ModTime) < g.s.cfg.GCGracePeriod {
+			g.young[d] = true
+		}
+	}
+	return ctx.Err()
+}
+
+// markManifest marks a manifest and everything it references, walking
+// index children and subjects that are stored.
+func (g *gcRun) markManifest(ctx context.Context, d digest.Digest) error {
+	if g.visited[d] {
+		return nil
+	}
+	g.visited[d] = true
+	g.marked[d] = true
+	body, err := g.s.store.d.GetContent(ctx, blobPath(d))
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var m manifestDoc
+	if json.Unmarshal(body, &m) != nil {
+		return nil
+	}
+	for _, desc := range m.blobs() {
+		g.marked[desc.Digest] = true
+	}
+	kids := m.Manifests
+	if m.Subject != nil {
+		kids = append(kids, *m.Subject)
+	}
+	for _, desc := range kids {
+		if _, err := parseDigest(desc.Digest.String()); err != nil {
+			continue
+		}
+		if err := g.markManifest(ctx, desc.Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uploads marks the blobs live uploads are completing and, unless dry,
+// deletes expired uploads; with report set it lists them in the report.
+func (g *gcRun) uploads(ctx context.Context, dry, report bool) error {
+	s := g.s
+	ids, err := s.store.list(ctx, "uploads")
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		started, err := s.uploadStarted(ctx, id)
+		if err != nil && !isNotFound(err) {
+			continue // unreadable right now; judge it next time
+		}
+		if err != nil || g.start.Sub(started) > s.cfg.UploadExpiry {
+			if report {
+				g.report.UploadsDeleted = append(g.report.UploadsDeleted, id)
+			}
+			if !dry {
+				if err := s.store.deleteIfExists(ctx, uploadDir(id)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		b, err := s.store.d.GetContent(ctx, uploadStatePath(id))
+		if err != nil {
+			continue
+		}
+		var st uploadState
+		if json.Unmarshal(b, &st) == nil && st.Digest != "" {
+			g.marked[st.Digest] = true
+		}
+	}
+	return nil
+}
+
+// candidates lists the blobs the registry knows of: linked by some
+// repository or left by a DELETE.
+func (g *gcRun) candidates(ctx context.Context) ([]digest.Digest, error) {
+	left, err := g.s.store.digestsUnder(ctx, "_gc/candidates")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[digest.Digest]bool{}
+	var out []digest.Digest
+	for d := range g.linkedBy {
+		seen[d] = true
+		out = append(out, d)
+	}
+	for _, d := range left {
+		if !seen[d] {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// sweep deletes blob d if it is garbage.
+func (g *gcRun) sweep(ctx context.Context, d digest.Digest, dry bool) error {
+	st := g.s.store
+	if g.marked[d] || g.young[d] {
+		if !dry {
+			return st.deleteIfExists(ctx, gcCandidatePath(d))
+		}
+		return nil
+	}
+	fi, err := st.d.Stat(ctx, blobPath(d))
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	if err == nil && g.start.Sub(fi.ModTime) < g.s.cfg.GCGracePeriod {
+		return nil // keep the marker: judge it again next time
+	}
+	if err == nil {
+		g.report.BlobsDeleted = append(g.report.BlobsDeleted, d.String())
+		g.report.BytesFreed += fi.Size
+	}
+	g.report.LinksDeleted += len(g.linkedBy[d])
+	if dry {
+		return nil
+	}
+	for _, repo := range g.linkedBy[d] {
+		if err := st.deleteIfExists(ctx, repoPath(repo)+"/_layers/"+d.Algorithm().String()+"/"+d.Encoded()); err != nil {
+			return err
+		}
+	}
+	if err := st.deleteIfExists(ctx, blobPath(d)); err != nil {
+		return err
+	}
+	return st.deleteIfExists(ctx, gcCandidatePath(d))
+}
