@@ -17,6 +17,7 @@ have debootstrap || need+=(debootstrap)
 have curl || need+=(curl)
 have git || need+=(git)
 have docker-registry || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+have wrk || need+=(wrk)
 
 # Go tools the registry tests use (an S3 server, registry clients): best
 # effort, the tests that need them skip with a reason when they are missing.

@@ -22,9 +22,13 @@
 //	                                         is <alg>:<hex>
 //	uploads/<uuid>/                  one upload session (uuid: random version 4 UUID)
 //	├── startedat                    RFC 3339 start time; sessions expire after UploadExpiry
-//	├── state                        JSON: repository bound to the session, digest algorithm,
-//	│                                size and hash state after the last chunk, target digest
-//	└── data                         bytes received so far
+//	├── state                        JSON: the repository the session is bound to (an upload
+//	│                                URL is unknown in any other), digest algorithm, size and
+//	│                                hash state after the last chunk, start time, and the
+//	│                                target digest while completing onto an existing blob
+//	└── data                         bytes received so far: the driver's pending content
+//	                                 (Writer without Commit) until completion commits it and
+//	                                 moves it to blobs/<alg>/<hex>
 //	_gc/candidates/<alg>/<hex>       empty marker: a DELETE unlinked this blob; GC looks at it
 //
 // Repository names never have components starting with "_", so a
@@ -36,7 +40,17 @@
 // tags. Upload chunks are appended through Driver.Writer and the state
 // (with the hash state, so completion need not reread the data) is written
 // after each chunk; if they disagree after a crash, completion rehashes the
-// data from storage.
+// data from storage. A chunk cut short keeps what arrived, and the session
+// reports that offset, so the client can resume.
+//
+// # HTTP
+//
+// Every distribution-spec endpoint (end-1 to end-14, referrers, tags with
+// ?tag= on manifest PUT), plus GET/POST /v2/token (bearer tokens; see
+// token.go), GET /v1/search (Docker's search, from the catalog) and GET
+// /metrics (Prometheus text, unauthenticated). Errors use one table
+// (errors.go). Config.Addr is for the caller, which opens the listener
+// handed to Serve.
 //
 // # Garbage collection
 //

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/strata-dev/strata/internal/registry/storage"
 )
 
 // GCReport is what a collection found and removed (or, dry, would remove).
@@ -25,9 +26,9 @@ type gcRun struct {
 	s        *Server
 	start    time.Time
 	marked   map[digest.Digest]bool
-	visited  map[digest.Digest]bool       // manifests already walked
-	linkedBy map[digest.Digest][]string   // blob -> repositories linking it
-	young    map[digest.Digest]bool       // a link newer than the grace period
+	visited  map[digest.Digest]bool     // manifests already walked
+	linkedBy map[digest.Digest][]string // blob -> repositories linking it
+	young    map[digest.Digest]bool     // a link newer than the grace period
 	repos    []string
 	report   GCReport
 }
@@ -177,10 +178,18 @@ func (g *gcRun) uploads(ctx context.Context, dry, report bool) error {
 	}
 	for _, id := range ids {
 		started, err := s.uploadStarted(ctx, id)
-		if err != nil && !isNotFound(err) {
-			continue // unreadable right now; judge it next time
+		if isNotFound(err) {
+			// No start time (a crash, or a session being created right
+			// now): judge by the directory's age; backends without
+			// directory times report zero, which counts as expired.
+			var fi storage.FileInfo
+			fi, err = s.store.d.Stat(ctx, uploadDir(id))
+			started = fi.ModTime
 		}
-		if err != nil || g.start.Sub(started) > s.cfg.UploadExpiry {
+		if err != nil {
+			continue // unreadable or gone; judge it next time
+		}
+		if g.start.Sub(started) > s.cfg.UploadExpiry {
 			if report {
 				g.report.UploadsDeleted = append(g.report.UploadsDeleted, id)
 			}

@@ -34,8 +34,10 @@ type manifestDoc struct {
 	Annotations   map[string]string `json:"annotations"`
 }
 
-func isIndexType(mt string) bool    { return mt == mtOCIIndex || mt == mtDockerList }
-func isManifestType(mt string) bool { return mt == mtOCIManifest || mt == mtDockerManifest || mt == mtOCIArtifact }
+func isIndexType(mt string) bool { return mt == mtOCIIndex || mt == mtDockerList }
+func isManifestType(mt string) bool {
+	return mt == mtOCIManifest || mt == mtDockerManifest || mt == mtOCIArtifact
+}
 
 // parseManifest decodes a manifest of media type mt and checks its shape.
 // Unknown media types are stored as they are, looked into only if they

@@ -18,11 +18,11 @@ const (
 	routeSearch    routeKind = "search"
 	routeMetrics   routeKind = "metrics"
 	routeBlob      routeKind = "blob"
-	routeUpload    routeKind = "upload"      // /v2/<name>/blobs/uploads/<uuid>
-	routeUploads   routeKind = "uploads"     // /v2/<name>/blobs/uploads/
-	routeManifest  routeKind = "manifest"    // /v2/<name>/manifests/<ref>
-	routeTags      routeKind = "tags"        // /v2/<name>/tags/list
-	routeReferrers routeKind = "referrers"   // /v2/<name>/referrers/<digest>
+	routeUpload    routeKind = "upload"    // /v2/<name>/blobs/uploads/<uuid>
+	routeUploads   routeKind = "uploads"   // /v2/<name>/blobs/uploads/
+	routeManifest  routeKind = "manifest"  // /v2/<name>/manifests/<ref>
+	routeTags      routeKind = "tags"      // /v2/<name>/tags/list
+	routeReferrers routeKind = "referrers" // /v2/<name>/referrers/<digest>
 	routeUnknown   routeKind = "unknown"
 )
 

@@ -39,7 +39,8 @@
 //
 // Idempotent requests are repeated up to three times, with exponential
 // backoff, on connection errors and on 429, 500, 502, 503 and 504 answers
-// (Retry-After is honoured up to 30 s). Blob downloads resume with a Range
+// (Retry-After is honoured up to 30 s); requests to a mirror are not
+// repeated, the next endpoint is tried instead. Blob downloads resume with a Range
 // request where a stream breaks. Registry error codes are mapped to errdefs
 // classes with Docker's wording: "manifest unknown", "unauthorized:
 // authentication required", "pull access denied for X, repository does not

@@ -30,6 +30,7 @@ type fakeRegistry struct {
 	failures  []*fakeFailure
 	log       []string // "METHOD path"
 	auths     []string // Authorization headers seen by the registry
+	tokenAuth []string // Authorization headers seen by the token server
 	cutOnce   int      // cut the next blob GET after this many bytes
 	cancelled int      // DELETEd uploads
 
@@ -155,6 +156,8 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.log = append(f.log, r.Method+" "+r.URL.Path)
 	if r.URL.Path != "/token" {
 		f.auths = append(f.auths, r.Header.Get("Authorization"))
+	} else {
+		f.tokenAuth = append(f.tokenAuth, r.Header.Get("Authorization"))
 	}
 	for _, fl := range f.failures {
 		if fl.times > 0 && strings.Contains(r.URL.Path, fl.match) {
@@ -330,4 +333,3 @@ func serveContent(w http.ResponseWriter, r *http.Request, b []byte, ignoreRange 
 		w.Write(body)
 	}
 }
-

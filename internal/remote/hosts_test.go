@@ -119,7 +119,22 @@ func TestInsecureHTTP(t *testing.T) {
 			t.Fatalf("%s: the registry was not reached over http", tc.insecure)
 		}
 	}
+	// Nor do they go to the token server on behalf of a plain-http registry.
+	f.configure(func(c *fakeConfig) { c.authMode = "bearer" })
+	c = testClient(HostConfig{Insecure: []string{"registry.test"}}, newMemStore("registry.test:5000", creds))
+	c.dial = dialTo(f.host())
+	if _, err := openRepo(t, c, remote).Resolve(ctx); err != nil {
+		t.Fatalf("anonymous bearer pull over plain http: %v", err)
+	}
+	f.mu.Lock()
+	tokenAuth := slices.Clone(f.tokenAuth)
+	f.mu.Unlock()
+	if len(tokenAuth) != 1 || tokenAuth[0] != "" {
+		t.Fatalf("token server saw Authorization %q", tokenAuth)
+	}
 	f.configure(func(c *fakeConfig) { c.authMode = "" })
+	c = testClient(HostConfig{Insecure: []string{"10.0.0.0/8"}}, nil)
+	c.dial = dialTo(f.host())
 	if _, err := openRepo(t, c, mustRef(t, "10.1.2.3:5000/app:v1")).Resolve(ctx); err != nil {
 		t.Fatalf("anonymous pull from an insecure host: %v", err)
 	}
