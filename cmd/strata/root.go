@@ -100,7 +100,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	system.AddCommand(c.dfCommand(), c.infoCommand(), c.checkCommand())
 
 	root.AddCommand(image, system, builder, c.buildCommand(),
-		c.pullCommand(), c.pushCommand(), c.loginCommand(), c.logoutCommand(), c.searchCommand(), c.registryCommand(),
+		c.pullCommand(), c.pushCommand(), c.loginCommand(), c.logoutCommand(), c.searchCommand(), c.registryCommand(), c.manifestCommand(),
 		c.imagesCommand("images"), c.tagCommand(), c.rmiCommand("rmi"), c.historyCommand(),
 		c.inspectCommand(), c.saveCommand(), c.loadCommand(), c.importCommand(),
 		c.infoCommand(), c.versionCommand())

@@ -30,7 +30,7 @@ type ManifestList struct {
 type ListEntry struct {
 	Ref        string           `json:"ref"`
 	Descriptor image.Descriptor `json:"descriptor"`
-	Manifest   json.RawMessage  `json:"manifest"`
+	Manifest   []byte           `json:"manifest"` // exact bytes (base64 in the file: JSON would be re-indented)
 }
 
 // ListStore keeps manifest lists as JSON files in Dir.
