@@ -62,7 +62,7 @@ func (c *cli) pullCommand() *cobra.Command {
 				}
 				fmt.Fprintf(out, "Pulling all tags of %s\n", ref.Name())
 			}
-			p := &transfer.Puller{Images: e.Images, Platform: plat, Progress: lineProgress(out, "Pulling fs layer", "Already exists", "Download complete", "Pull complete")}
+			p := &transfer.Puller{Images: e.Images, Platform: plat, Progress: transferProgress(out, "Pulling fs layer", "Already exists", "Download complete", "Pull complete")}
 			for _, tag := range tags {
 				r := ref
 				if ref.Digest == "" {
@@ -147,7 +147,7 @@ func (c *cli) pushCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := &transfer.Pusher{Images: e.Images, Progress: lineProgress(out, "Preparing", "Layer already exists", "Pushed", "Mounted from")}
+			p := &transfer.Pusher{Images: e.Images, Progress: transferProgress(out, "Preparing", "Layer already exists", "Pushed", "Mounted from")}
 			for _, tag := range tags {
 				r := ref
 				r.Tag = tag
