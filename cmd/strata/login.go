@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -31,7 +32,7 @@ func (c *cli) loginCommand() *cobra.Command {
 			}
 			if stdin {
 				if user == "" {
-					return usageError{err: fmt.Errorf("Must provide --username with --password-stdin"), cmd: cmd.CommandPath()}
+					return usageError{err: errors.New("must provide --username with --password-stdin"), cmd: cmd.CommandPath()}
 				}
 				b, err := io.ReadAll(io.LimitReader(c.stdin, 1<<20))
 				if err != nil {

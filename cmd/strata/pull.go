@@ -153,7 +153,7 @@ func (c *cli) pushCommand() *cobra.Command {
 				r.Tag = tag
 				img, err := e.Images.Resolve(cmd.Context(), r.String())
 				if err != nil {
-					return fmt.Errorf("An image does not exist locally with the tag: %s", r.FamiliarName())
+					return errdefs.Newf(errdefs.ErrNotFound, "an image does not exist locally with the tag: %s", r.FamiliarName())
 				}
 				dg, size, err := p.Push(cmd.Context(), repo, transfer.Destination{Registry: ref.Domain, Repo: ref.Path, Tag: tag}, img)
 				if err != nil {

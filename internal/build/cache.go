@@ -51,11 +51,10 @@ func (c *cache) lookup(ctx context.Context, in inputs) (*state, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	// A corrupt entry is a miss, which the step's record then replaces.
 	st, err := stateFromResult(e.Result, key)
-	if err != nil {
-		return nil, false, nil // a corrupt entry is a miss; record replaces it
-	}
-	return st, true, nil
+	return st, err == nil, nil //nolint:nilerr // see above
+
 }
 
 // record stores st as the result of in. size is the bytes of the layer

@@ -213,7 +213,7 @@ func writeContents(rootfs string, cs copySpec) error {
 	if err != nil {
 		return err
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }() // a directory handle: nothing to flush
 	for _, c := range cs.contents {
 		dest := strings.TrimPrefix(cs.dest, "/")
 		if strings.HasSuffix(cs.dest, "/") || dest == "" {

@@ -37,7 +37,7 @@ func (s *stageRun) run(ctx context.Context, c *instructions.RunCommand) error {
 		netMode = s.o.Network
 	}
 	return s.exec(ctx, c.String(), in, func(ctx context.Context, st *state, v *progress.Vertex) (*imagestore.Layer, error) {
-		env := append(envArgs, st.Config.Config.Env...)
+		env := append(append([]string{}, envArgs...), st.Config.Config.Env...)
 		layer, err := s.b.fsStep(ctx, st, true, func(rootfs string) error {
 			return s.b.runIn(ctx, rootfs, runSpec{args: args, env: env, cwd: st.Config.Config.WorkingDir,
 				user: st.Config.Config.User, network: netMode, mounts: mounts, stage: s}, v)

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -68,7 +69,7 @@ func (b *Builder) runStage(ctx context.Context, p *plan, i int, c *cache, o Opti
 
 // located prefixes err with the Dockerfile line and instruction.
 func (s *stageRun) located(loc []parser.Range, text string, err error) error {
-	if err == context.Canceled {
+	if errors.Is(err, context.Canceled) {
 		return err
 	}
 	if n := line(loc); n > 0 {

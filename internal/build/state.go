@@ -52,11 +52,6 @@ func (s *state) unpackLayers() []unpack.Layer {
 	return out
 }
 
-// chainID is the snapshot name of the state's filesystem ("" if empty).
-func (s *state) chainID() string {
-	return string(image.ChainID(s.Config.RootFS.DiffIDs))
-}
-
 // addHistory appends a history entry and, when layer is set, the layer.
 func (s *state) addHistory(createdBy string, layer *imagestore.Layer, now time.Time) {
 	h := image.History{Created: &now, CreatedBy: createdBy, EmptyLayer: layer == nil}

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -163,7 +164,7 @@ func (p *Puller) layers(ctx context.Context, src Source, descs []image.Descripto
 	}
 	wg.Wait()
 	for _, err := range errs {
-		if err != nil && err != context.Canceled {
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return nil, err
 		}
 	}
