@@ -54,7 +54,6 @@ func (c *cache) lookup(ctx context.Context, in inputs) (*state, bool, error) {
 	// A corrupt entry is a miss, which the step's record then replaces.
 	st, err := stateFromResult(e.Result, key)
 	return st, err == nil, nil //nolint:nilerr // see above
-
 }
 
 // record stores st as the result of in. size is the bytes of the layer

@@ -206,13 +206,13 @@ func sumOf(entries []sumEntry) Sum {
 	for i := range entries {
 		e := &entries[i]
 		h.Reset()
-		io.WriteString(h, e.lrel)
+		_, _ = io.WriteString(h, e.lrel) // a hash.Hash never fails a write
 		head[1] = typeByte(e.meta.mode)
 		binary.BigEndian.PutUint16(head[2:], uint16(e.meta.mode&0o7777))
 		h.Write(head[:])
 		switch head[1] {
 		case 'l':
-			io.WriteString(h, e.link)
+			_, _ = io.WriteString(h, e.link) // a hash.Hash never fails a write
 		case 'f':
 			h.Write(e.sum[:])
 		}

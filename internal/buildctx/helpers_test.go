@@ -65,11 +65,3 @@ func readFile(t testing.TB, p string) string {
 	}
 	return string(b)
 }
-
-func keys(m map[string]string) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	return ks
-}

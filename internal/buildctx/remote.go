@@ -147,7 +147,7 @@ func isCommitID(ref string) bool {
 		return false
 	}
 	for _, c := range ref {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
 	}
@@ -187,9 +187,11 @@ func removeAll(dir string) {
 	if os.RemoveAll(dir) == nil {
 		return
 	}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	// Best effort, like the removal itself: whatever stays unwritable
+	// only leaves garbage behind.
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o700)
+			_ = os.Chmod(p, 0o700)
 		}
 		return nil
 	})

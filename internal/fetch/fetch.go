@@ -217,7 +217,7 @@ func (d *downloader) run(ctx context.Context, client *http.Client, dir string) (
 // save copies the body into f, hashing it, and closes f.
 func (d *downloader) save(f *os.File, resp *http.Response) (Result, error) {
 	sha := sha256.New()
-	w := io.Writer(io.MultiWriter(f, sha))
+	w := io.MultiWriter(f, sha)
 	var extra hash.Hash // the --checksum algorithm when it is not sha256
 	if d.checksum != "" && d.checksum.Algorithm() != digest.SHA256 {
 		extra = d.checksum.Algorithm().Hash()

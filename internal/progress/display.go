@@ -177,7 +177,8 @@ func (d *Display) printsPlain() bool {
 
 // writeLine writes "#id text\n" in one Write call. The caller holds d.mu.
 func (d *Display) writeLine(id int, text string) {
-	b := append(d.line[:0], '#')
+	b := d.line[:0]
+	b = append(b, '#')
 	b = strconv.AppendInt(b, int64(id), 10)
 	b = append(b, ' ')
 	b = append(b, text...)
@@ -189,7 +190,8 @@ func (d *Display) writeLine(id int, text string) {
 // writeLog writes "#id 0.123 line\n" in one Write call, the time being
 // seconds since the vertex started. The caller holds d.mu.
 func (d *Display) writeLog(id int, since time.Duration, line []byte) {
-	b := append(d.line[:0], '#')
+	b := d.line[:0]
+	b = append(b, '#')
 	b = strconv.AppendInt(b, int64(id), 10)
 	b = append(b, ' ')
 	b = strconv.AppendFloat(b, since.Seconds(), 'f', 3, 64)

@@ -143,11 +143,10 @@ func TestTTYCompactsManyVertices(t *testing.T) {
 	for i := range 30 {
 		name := "step " + strconv.Itoa(i)
 		v := d.Vertex(name)
-		switch {
-		case i%6 == 0:
+		if i%6 == 0 {
 			fmt.Fprintf(v, "output of %d\n", i)
 			running = append(running, name)
-		default:
+		} else {
 			v.Done(nil)
 		}
 	}

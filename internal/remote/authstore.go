@@ -243,7 +243,7 @@ func (e authEntry) credentials() (Credentials, error) {
 	}
 	dec, err := base64.StdEncoding.DecodeString(e.Auth)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("invalid auth: %v", err)
+		return Credentials{}, fmt.Errorf("invalid auth: %w", err)
 	}
 	user, pass, ok := strings.Cut(string(dec), ":")
 	if !ok {

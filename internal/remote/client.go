@@ -236,7 +236,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 // discard drains a little of an unwanted body, so the connection can be
 // reused, and closes it.
 func discard(resp *http.Response) {
-	io.CopyN(io.Discard, resp.Body, 64<<10)
+	// Best effort: a failed read only means the connection is not reused.
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 	resp.Body.Close()
 }
 

@@ -16,10 +16,7 @@ import (
 func nextLink(values []string) string {
 	for _, v := range values {
 		lx := lexer{s: v}
-		for {
-			if !lx.skipPast('<') {
-				break
-			}
+		for lx.skipPast('<') {
 			end := strings.IndexByte(lx.s[lx.pos:], '>')
 			if end < 0 {
 				break

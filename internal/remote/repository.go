@@ -213,14 +213,16 @@ func (r *Repository) headManifest(ctx context.Context, ep *endpoint, ref string)
 	if !image.IsManifestMediaType(mt) && !image.IsIndexMediaType(mt) {
 		return image.Descriptor{}, false, nil
 	}
-	dg, err := digest.Parse(resp.Header.Get("Docker-Content-Digest"))
+	dg, perr := digest.Parse(resp.Header.Get("Docker-Content-Digest"))
+	known := perr == nil
 	if want, werr := digest.Parse(ref); werr == nil {
-		if err == nil && dg.Algorithm() == want.Algorithm() && dg != want {
+		if known && dg.Algorithm() == want.Algorithm() && dg != want {
 			return image.Descriptor{}, false, errdefs.Newf(errdefs.ErrCorrupt, "registry %s answered manifest %s with digest %s", ep.hs.name, want, dg)
 		}
-		dg, err = want, nil
+		dg, known = want, true
 	}
-	if err != nil {
+	if !known {
+		// A tag answered without a usable digest header: GET tells.
 		return image.Descriptor{}, false, nil
 	}
 	return image.Descriptor{MediaType: mt, Digest: dg, Size: resp.ContentLength}, true, nil

@@ -248,7 +248,9 @@ func tokenError(resp *http.Response) error {
 		Error            string      `json:"error"`
 		ErrorDescription string      `json:"error_description"`
 	}
-	json.Unmarshal(b, &body)
+	// A body that is not JSON leaves the fields empty; the status then
+	// describes the refusal.
+	_ = json.Unmarshal(b, &body)
 	var info errorInfo
 	switch {
 	case len(body.Errors) > 0:

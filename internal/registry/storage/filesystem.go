@@ -65,7 +65,7 @@ func NewFilesystem(dir string) (*Filesystem, error) {
 	f := &Filesystem{root: root, dir: abs}
 	for _, d := range []string{fsContentDir + "/blobs", fsPendingDir, fsTmpDir} {
 		if err := f.mkdirAll(d); err != nil {
-			root.Close()
+			_ = root.Close() // a directory handle has nothing to flush; err is the one to report
 			return nil, fmt.Errorf("registry storage %q: %w", abs, err)
 		}
 	}

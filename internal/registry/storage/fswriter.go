@@ -98,7 +98,9 @@ func (f *Filesystem) seedPending(p, pending string) error {
 	if err != nil {
 		return err
 	}
-	defer f.root.Remove(tmp)
+	// The temporary name goes either way (after Link the pending name holds
+	// the file); a failed removal only leaves garbage for cleanTmp.
+	defer func() { _ = f.root.Remove(tmp) }()
 	_, err = io.Copy(dst, src) // copy_file_range on Linux
 	if cerr := dst.Close(); err == nil {
 		err = cerr

@@ -218,7 +218,8 @@ func (s *S3) Stat(ctx context.Context, p string) (FileInfo, error) {
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for obj := range s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.key(p) + "/", MaxKeys: 1}) {
+	objs := s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.key(p) + "/", MaxKeys: 1})
+	if obj, ok := <-objs; ok {
 		if obj.Err != nil {
 			return FileInfo{}, s3Error("stat", p, obj.Err)
 		}

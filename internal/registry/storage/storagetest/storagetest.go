@@ -116,8 +116,11 @@ func PendingSize(t testing.TB, d storage.Driver, p string) int64 {
 	if err != nil {
 		t.Fatalf("Writer(%s, true): %v", p, err)
 	}
-	defer w.Close()
-	return w.Size()
+	size := w.Size()
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close(%s): %v", p, err)
+	}
+	return size
 }
 
 // WantErr fails unless err is of class.
