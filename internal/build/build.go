@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -38,6 +39,9 @@ type Builder struct {
 	Runtime     *oci.Runtime // nil when no OCI runtime is installed
 	Dir         string       // <root>/build: hash caches, cache mounts, work dirs
 	Limits      archive.Limits
+	// Pull fetches a base image from its registry, reporting to w; nil
+	// means base images must already be in the store.
+	Pull func(ctx context.Context, name string, w io.Writer) error
 }
 
 // Secret is the source of a --secret: a file or an environment variable.
@@ -119,9 +123,6 @@ func (b *Builder) load(o Options) (*dockerfile.File, error) {
 	}
 	if f.Syntax != "" {
 		o.Display.Notice(fmt.Sprintf("# syntax=%s ignored: strata builds with its own Dockerfile frontend", f.Syntax))
-	}
-	if o.Pull {
-		o.Display.Notice("--pull: pulling base images is not available yet; the local images are used")
 	}
 	for _, w := range f.Warnings {
 		o.Display.Notice("[Warning] " + w)

@@ -2,7 +2,7 @@ package build
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -12,9 +12,6 @@ import (
 	"github.com/strata-dev/strata/internal/imagestore"
 	"github.com/strata-dev/strata/internal/metadata"
 )
-
-// errNoPull is returned for a base image that is not in the store.
-var errNoPull = errors.New("pulling base images is not available in this build of strata")
 
 // from sets the stage's starting state: an earlier stage, scratch, or an
 // image in the store.
@@ -58,10 +55,7 @@ func (s *stageRun) baseState(ctx context.Context, base string) (*state, error) {
 		st.key = inputs{Step: "FROM scratch", From: hostPlatform()}.key()
 		return st, nil
 	}
-	img, err := s.b.Images.Resolve(ctx, base)
-	if errdefs.IsNotFound(err) {
-		return nil, errdefs.Newf(errdefs.ErrNotFound, "base image %q is not in the store and %v: load, import or build it first", base, errNoPull)
-	}
+	img, err := s.pullBase(ctx, base)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +78,35 @@ func (s *stageRun) baseState(ctx context.Context, base string) (*state, error) {
 	}
 	st.key = in.key()
 	return st, nil
+}
+
+// pullBase resolves a base image, pulling it when the store lacks it or
+// --pull asks for the registry's current one, as `docker build` does.
+func (s *stageRun) pullBase(ctx context.Context, base string) (metadata.Image, error) {
+	img, err := s.b.Images.Resolve(ctx, base)
+	if err == nil && !s.o.Pull {
+		return img, nil
+	}
+	if err != nil && !errdefs.IsNotFound(err) {
+		return img, err
+	}
+	if s.b.Pull == nil {
+		if err != nil {
+			return img, errdefs.Newf(errdefs.ErrNotFound, "base image %q is not in the store: load, import, pull or build it first", base)
+		}
+		return img, nil
+	}
+	v := s.o.Display.Vertex("[internal] pull " + base)
+	perr := s.b.Pull(ctx, base, v)
+	v.Done(perr)
+	if perr != nil {
+		if err == nil { // --pull with a local copy: keep building with it
+			s.o.Display.Notice(fmt.Sprintf("--pull: %s: %v; using the local image", base, perr))
+			return img, nil
+		}
+		return img, fmt.Errorf("base image %q: %w", base, perr)
+	}
+	return s.b.Images.Resolve(ctx, base)
 }
 
 // imageLayers converts an image record's layers.

@@ -1,9 +1,16 @@
 package engine
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/strata-dev/strata/internal/build"
+	"github.com/strata-dev/strata/internal/image"
+	"github.com/strata-dev/strata/internal/reference"
+	"github.com/strata-dev/strata/internal/transfer"
 )
 
 // Builder returns the Dockerfile builder, opening what containers need:
@@ -16,8 +23,34 @@ func (e *Engine) Builder() (*build.Builder, error) {
 	return &build.Builder{
 		Images: e.Images, Meta: e.Meta, Snapshotter: m.Snapshotter, Driver: m.Driver,
 		Unpacker: m.Unpacker, Network: m.Network, Runtime: m.Runtime,
-		Dir: e.BuildDir(), Limits: e.Limits,
+		Dir: e.BuildDir(), Limits: e.Limits, Pull: e.pullBase,
 	}, nil
+}
+
+// pullBase pulls a build's base image for the host's platform.
+func (e *Engine) pullBase(ctx context.Context, name string, w io.Writer) error {
+	ref, err := reference.Parse(name)
+	if err != nil {
+		return err
+	}
+	client, err := e.Remote()
+	if err != nil {
+		return err
+	}
+	repo, err := client.Repository(ctx, ref, "pull")
+	if err != nil {
+		return err
+	}
+	p := &transfer.Puller{Images: e.Images, Platform: image.HostPlatform(), Progress: func(ev transfer.Event) {
+		if strings.HasSuffix(ev.Status, "complete") || ev.Status == "Already exists" {
+			fmt.Fprintf(w, "%s: %s\n", ev.ID, ev.Status)
+		}
+	}}
+	res, err := p.Pull(ctx, repo, ref)
+	if err == nil {
+		fmt.Fprintf(w, "Digest: %s\n", res.Digest)
+	}
+	return err
 }
 
 // BuildDir holds the build's hash caches, cache mounts and work dirs.
