@@ -88,6 +88,9 @@ func (c *cache) explain(ctx context.Context, in inputs, parentMissed bool) strin
 		if parentMissed {
 			return "the step before it was rebuilt"
 		}
+		if why := c.baseChanged(ctx, in.Parent); why != "" {
+			return why
+		}
 		return "no previous build ran this step on this parent"
 	}
 	best, diffs := closest(in, siblings)
@@ -95,6 +98,30 @@ func (c *cache) explain(ctx context.Context, in inputs, parentMissed bool) strin
 		return "no previous build ran this step on this parent"
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// baseChanged explains a miss right after FROM: the base image the name
+// points to is not the one earlier builds used.
+func (c *cache) baseChanged(ctx context.Context, parent string) string {
+	e, err := c.meta.CacheEntry(ctx, parent)
+	if err != nil || !strings.HasPrefix(e.Step, "FROM ") {
+		return ""
+	}
+	var cur inputs
+	if json.Unmarshal(e.Inputs, &cur) != nil {
+		return ""
+	}
+	earlier, err := c.meta.CacheByStep(ctx, e.Step, 10)
+	if err != nil {
+		return ""
+	}
+	for _, o := range earlier {
+		var old inputs
+		if o.Key != parent && json.Unmarshal(o.Inputs, &old) == nil && old.From != cur.From {
+			return fmt.Sprintf("base image %s changed: was %s, now %s", strings.TrimPrefix(e.Step, "FROM "), short(old.From), short(cur.From))
+		}
+	}
+	return ""
 }
 
 // closest picks the sibling with the same instruction name that differs

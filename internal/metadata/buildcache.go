@@ -97,6 +97,12 @@ func (d *DB) CacheChildren(ctx context.Context, parent string, limit int) ([]Cac
 	return d.cacheQuery(ctx, `SELECT `+cacheColumns+` FROM build_cache WHERE parent = ? ORDER BY created DESC LIMIT ?`, parent, limit)
 }
 
+// CacheByStep returns the entries recorded for the same step text, newest
+// first: earlier builds of a FROM line, say.
+func (d *DB) CacheByStep(ctx context.Context, step string, limit int) ([]CacheEntry, error) {
+	return d.cacheQuery(ctx, `SELECT `+cacheColumns+` FROM build_cache WHERE step = ? ORDER BY created DESC LIMIT ?`, step, limit)
+}
+
 // CacheEntries returns every entry, oldest use first.
 func (d *DB) CacheEntries(ctx context.Context) ([]CacheEntry, error) {
 	return d.cacheQuery(ctx, `SELECT `+cacheColumns+` FROM build_cache ORDER BY last_used`)

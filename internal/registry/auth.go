@@ -121,7 +121,8 @@ func (a *authorizer) checkPassword(user, pass string) bool {
 	hash, ok := a.users[user]
 	if !ok {
 		// Spend the same time as a real check so user names do not leak.
-		bcrypt.CompareHashAndPassword(a.dummy, []byte(pass))
+		// The result is meaningless: only the time spent matters.
+		_ = bcrypt.CompareHashAndPassword(a.dummy, []byte(pass))
 		return false
 	}
 	h := sha256.New()
@@ -236,7 +237,7 @@ func (a *authorizer) authorize(r *http.Request, needs ...need) (identity, error)
 	}
 	id, err := a.authenticate(r)
 	if err != nil {
-		return id, a.challenge(r, err.(*apiError), "invalid_token", needs)
+		return id, a.challenge(r, toAPIError(err), "invalid_token", needs)
 	}
 	if len(needs) == 0 && id.anonymous {
 		return id, a.challenge(r, newError(codeUnauthorized, "authentication required"), "", needs)

@@ -152,6 +152,18 @@ func TestAuthTokenFlow(t *testing.T) {
 	_, r = e.token(basic("alice", "nope"), "repository:lib/y:pull")
 	r.want(t, 401, "UNAUTHORIZED")
 
+	// A mount whose token lacks the source's scope still works when the
+	// user may read the source.
+	tok, _ = e.token(basic("alice", "wonder"), "repository:lib/w:pull,push")
+	e.auth = "Bearer " + tok
+	e.do("POST", "/v2/lib/w/blobs/uploads/?mount="+img.layer.String()+"&from=lib/y", nil).want(t, 201)
+	tok, _ = e.token(basic("bob", "builder"), "repository:bob/w:pull,push")
+	e.auth = "Bearer " + tok
+	e.do("POST", "/v2/bob/w/blobs/uploads/?mount="+img.layer.String()+"&from=lib/y", nil).want(t, 201)
+	tok, _ = e.token(basic("carol", "singer"), "repository:lib/y:pull")
+	e.auth = "Bearer " + tok
+	e.do("GET", "/v2/lib/y/manifests/v1", nil).want(t, 403, "DENIED")
+
 	// bob asks for push on lib/y and gets pull only: pushing is denied.
 	tok, _ = e.token(basic("bob", "builder"), "repository:lib/y:pull,push")
 	c, err := e.srv.auth.tokens.verify(tok, time.Now())

@@ -33,7 +33,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rq *request) 
 		start, length, partial, err := parseRange(r.Header.Get("Range"), fi.Size)
 		if err != nil {
 			h.Del("Content-Type")
-			return err.(*apiError).withHeader("Content-Range", "bytes */"+strconv.FormatInt(fi.Size, 10))
+			return toAPIError(err).withHeader("Content-Range", "bytes */"+strconv.FormatInt(fi.Size, 10))
 		}
 		h.Set("Content-Length", strconv.FormatInt(length, 10))
 		status := http.StatusOK

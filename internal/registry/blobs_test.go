@@ -88,9 +88,17 @@ func TestBlobSinglePOSTAndSHA512(t *testing.T) {
 		// The same blob again: hashed, not stored twice, linked.
 		e.do("POST", "/v2/mono2/blobs/uploads/?digest="+d.String(), data).want(t, 201)
 		e.do("GET", "/v2/mono2/blobs/"+d.String(), nil).want(t, 200)
-		// ...but a lying body gains nothing.
+		// ...but a lying body gains nothing, in one POST or POST+PUT.
 		e.do("POST", "/v2/thief/blobs/uploads/?digest="+d.String(), []byte("other")).want(t, 400, "DIGEST_INVALID")
+		loc := e.startUpload("thief")
+		e.do("PUT", loc+"?digest="+d.String(), []byte("other")).want(t, 400, "DIGEST_INVALID")
+		e.do("GET", loc, nil).want(t, 404, "BLOB_UPLOAD_UNKNOWN")
 		e.do("GET", "/v2/thief/blobs/"+d.String(), nil).want(t, 404, "BLOB_UNKNOWN")
+		// Chunked onto an existing blob: completes through the stored data.
+		loc = e.startUpload("mono3")
+		e.do("PATCH", loc, data[:1000], "Content-Range", "0-999").want(t, 202)
+		e.do("PUT", loc+"?digest="+d.String(), data[1000:], "Content-Range", "1000-1233").want(t, 201)
+		e.do("GET", "/v2/mono3/blobs/"+d.String(), nil).want(t, 200)
 
 		// sha512, single POST and chunked with digest-algorithm.
 		d512 := sha512Of(data)
@@ -102,7 +110,7 @@ func TestBlobSinglePOSTAndSHA512(t *testing.T) {
 		data2 := randBytes(t, 500)
 		d2 := sha512Of(data2)
 		r = e.do("POST", "/v2/mono/blobs/uploads/?digest-algorithm=sha512", nil).want(t, 202)
-		loc := r.Header.Get("Location")
+		loc = r.Header.Get("Location")
 		e.do("PATCH", loc, data2[:200], "Content-Range", "0-199").want(t, 202)
 		e.do("PUT", loc+"?digest="+d2.String(), data2[200:], "Content-Range", "200-499").want(t, 201)
 		e.do("GET", "/v2/mono/blobs/"+d2.String(), nil).want(t, 200)

@@ -34,7 +34,6 @@ var (
 	codeUnauthorized        = errorCode{"UNAUTHORIZED", http.StatusUnauthorized, "authentication required"}
 	codeDenied              = errorCode{"DENIED", http.StatusForbidden, "requested access to the resource is denied"}
 	codeUnsupported         = errorCode{"UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"}
-	codeUnsupportedMedia    = errorCode{"UNSUPPORTED", http.StatusUnsupportedMediaType, "unsupported media type"}
 	codeNotFound            = errorCode{"UNSUPPORTED", http.StatusNotFound, "no such endpoint"}
 	codeTooManyRequests     = errorCode{"TOOMANYREQUESTS", http.StatusTooManyRequests, "too many requests"}
 	codeRangeInvalid        = errorCode{"REQUESTED_RANGE_NOT_SATISFIABLE", http.StatusRequestedRangeNotSatisfiable, "requested range not satisfiable"}
@@ -118,6 +117,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.WriteHeader(ae.code.Status)
 	if r.Method != http.MethodHead {
-		w.Write(body)
+		// The status is sent; a failed write means the client went away
+		// and there is no one left to tell.
+		_, _ = w.Write(body)
 	}
 }

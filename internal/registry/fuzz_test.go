@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -29,7 +30,8 @@ func FuzzParseRoute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p string) {
 		rt, err := parseRoute(p)
 		if err != nil {
-			if _, ok := err.(*apiError); !ok {
+			var ae *apiError
+			if !errors.As(err, &ae) {
 				t.Fatalf("%q: error %T is not an apiError", p, err)
 			}
 			return

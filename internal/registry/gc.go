@@ -146,10 +146,17 @@ func (g *gcRun) markManifest(ctx context.Context, d digest.Digest) error {
 	if err != nil {
 		return err
 	}
+	// Bodies of unknown media types are stored even when they are not
+	// JSON; such a body references nothing, so there is nothing to mark.
 	var m manifestDoc
-	if json.Unmarshal(body, &m) != nil {
-		return nil
+	if json.Unmarshal(body, &m) == nil {
+		return g.markReferences(ctx, &m)
 	}
+	return nil
+}
+
+// markReferences marks the blobs of manifest m and walks its children.
+func (g *gcRun) markReferences(ctx context.Context, m *manifestDoc) error {
 	for _, desc := range m.blobs() {
 		g.marked[desc.Digest] = true
 	}

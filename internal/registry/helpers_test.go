@@ -23,9 +23,9 @@ import (
 // backends are the drivers every conformance test runs on.
 var backends = []struct {
 	name string
-	new  func(t *testing.T) storage.Driver
+	new  func(t testing.TB) storage.Driver
 }{
-	{"fs", func(t *testing.T) storage.Driver {
+	{"fs", func(t testing.TB) storage.Driver {
 		d, err := storage.NewFilesystem(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
@@ -33,12 +33,12 @@ var backends = []struct {
 		t.Cleanup(func() { d.Close() })
 		return d
 	}},
-	{"mem", func(t *testing.T) storage.Driver { return newMemDriver() }},
+	{"mem", func(t testing.TB) storage.Driver { return newMemDriver() }},
 }
 
 // env is one registry under test.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	drv  storage.Driver
 	srv  *Server
 	ts   *httptest.Server
@@ -55,7 +55,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, drv storage.Driver)) {
 	}
 }
 
-func newEnv(t *testing.T, drv storage.Driver, cfg Config) *env {
+func newEnv(t testing.TB, drv storage.Driver, cfg Config) *env {
 	t.Helper()
 	if drv == nil {
 		drv = newMemDriver()
@@ -115,7 +115,7 @@ func (e *env) send(req *http.Request) resp {
 }
 
 // want checks the status and, for errors, the code of the first entry.
-func (r resp) want(t *testing.T, status int, code ...string) resp {
+func (r resp) want(t testing.TB, status int, code ...string) resp {
 	t.Helper()
 	if r.StatusCode != status {
 		t.Fatalf("%s %s: status %d, want %d; body %s", r.Request.Method, r.Request.URL, r.StatusCode, status, r.body)
@@ -132,7 +132,7 @@ func (r resp) want(t *testing.T, status int, code ...string) resp {
 	return r
 }
 
-func randBytes(t *testing.T, n int) []byte {
+func randBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)

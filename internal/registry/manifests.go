@@ -134,8 +134,10 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt route) e
 	}
 	mt := rev.MediaType
 	if mt == "" {
+		// Bodies of unknown media types are stored even when they are not
+		// JSON; those have no mediaType field and are served untyped.
 		var m manifestDoc
-		json.Unmarshal(body, &m)
+		_ = json.Unmarshal(body, &m)
 		mt = m.MediaType
 	}
 	h := w.Header()

@@ -144,7 +144,8 @@ func TestServeGracefulAndTLS(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("Serve did not stop")
 			}
-			if _, err := client.Get(tc.scheme + "://" + l.Addr().String() + "/v2/"); err == nil {
+			if res, err := client.Get(tc.scheme + "://" + l.Addr().String() + "/v2/"); err == nil {
+				res.Body.Close()
 				t.Fatal("still serving after shutdown")
 			}
 		})

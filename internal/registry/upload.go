@@ -180,7 +180,8 @@ func (s *Server) appendChunk(ctx context.Context, w storage.FileWriter, id strin
 		}
 	}
 	if err != nil {
-		if _, ok := err.(*apiError); !ok {
+		var ae *apiError
+		if !errors.As(err, &ae) {
 			err = newError(codeBlobUploadInvalid, "reading chunk: %v", err)
 		}
 		return err
@@ -197,6 +198,13 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// dropUpload removes an upload that failed or was settled without its
+// data. It is best effort: the caller has its own outcome to report, and
+// an upload left behind expires and is deleted by the collector.
+func (s *Server) dropUpload(ctx context.Context, id string) {
+	_ = s.store.deleteIfExists(ctx, uploadDir(id))
 }
 
 // resumeHash restores the hash saved at size, or returns nil when the
@@ -225,7 +233,7 @@ func (s *Server) completeUpload(ctx context.Context, id string, st *uploadState,
 		return err
 	}
 	if got != want {
-		s.store.deleteIfExists(ctx, uploadDir(id))
+		s.dropUpload(ctx, id)
 		return newError(codeDigestInvalid, "upload has digest %s, not %s", got, want).withDetail(map[string]string{"digest": want.String()})
 	}
 	dst := blobPath(want)

@@ -63,7 +63,7 @@ func (s *Server) serveUploads(w http.ResponseWriter, r *http.Request, rq *reques
 	if want != "" {
 		c := chunk{body: r.Body, start: 0, size: contentLength(r)}
 		if err := s.finishUpload(ctx, uid, st, &c, want); err != nil {
-			s.store.deleteIfExists(ctx, uploadDir(uid))
+			s.dropUpload(ctx, uid)
 			return err
 		}
 		return blobCreated(w, name, want)
@@ -101,13 +101,12 @@ func (s *Server) mount(ctx context.Context, r *http.Request, id identity, name s
 	return true, s.store.linkBlob(ctx, name, d)
 }
 
-// mayPull reports whether id (user or token) may read repository name.
+// mayPull reports whether id may read repository name: its token says so,
+// or its user's rights do (the user could fetch such a token anyway, and
+// clients rarely ask for the mount source's scope).
 func (s *Server) mayPull(id identity, name string) bool {
 	n := repoNeed(name, actionPull)
-	if id.bearer {
-		return tokenGrants(id.grants, n)
-	}
-	return s.auth.allowed(id, n)
+	return id.bearer && tokenGrants(id.grants, n) || s.auth.allowed(id, n)
 }
 
 // monolithicExisting handles a single-POST upload of a blob the store
@@ -164,27 +163,38 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, rq *request
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case http.MethodPatch:
-		c, err := chunkOf(r)
-		if err != nil {
-			return err
-		}
-		dw, err := s.openData(ctx, uid)
-		if err != nil {
-			return err
-		}
-		err = s.appendChunk(ctx, dw, uid, st, c)
-		if cerr := dw.Close(); err == nil {
-			err = cerr
-		}
-		if serr := s.saveUpload(ctx, uid, st); err == nil {
-			err = serr
-		}
-		if err != nil {
-			return err
-		}
-		return uploadAccepted(w, name, uid, st.Size, http.StatusAccepted)
+		return s.patchUpload(w, r, uid, st)
 	}
-	// PUT: optional final chunk, then completion.
+	return s.putUpload(w, r, uid, st)
+}
+
+// patchUpload appends one chunk and records the new state.
+func (s *Server) patchUpload(w http.ResponseWriter, r *http.Request, uid string, st *uploadState) error {
+	ctx := r.Context()
+	c, err := chunkOf(r)
+	if err != nil {
+		return err
+	}
+	dw, err := s.openData(ctx, uid)
+	if err != nil {
+		return err
+	}
+	err = s.appendChunk(ctx, dw, uid, st, c)
+	if cerr := dw.Close(); err == nil {
+		err = cerr
+	}
+	if serr := s.saveUpload(ctx, uid, st); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	return uploadAccepted(w, st.Name, uid, st.Size, http.StatusAccepted)
+}
+
+// putUpload completes an upload, with an optional final chunk.
+func (s *Server) putUpload(w http.ResponseWriter, r *http.Request, uid string, st *uploadState) error {
+	ctx := r.Context()
 	want, err := parseDigest(r.URL.Query().Get("digest"))
 	if err != nil {
 		return err
@@ -197,10 +207,24 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, rq *request
 		}
 		c = &cc
 	}
+	if c != nil && c.start <= 0 {
+		// The whole blob in one PUT, and the store has it: hash, link,
+		// write nothing.
+		if size, err := s.uploadSize(ctx, uid, st); err == nil && size == 0 {
+			have, err := s.monolithicExisting(ctx, r, st.Name, want)
+			if have || err != nil {
+				s.dropUpload(ctx, uid)
+				if err != nil {
+					return err
+				}
+				return blobCreated(w, st.Name, want)
+			}
+		}
+	}
 	if err := s.finishUpload(ctx, uid, st, c, want); err != nil {
 		return err
 	}
-	return blobCreated(w, name, want)
+	return blobCreated(w, st.Name, want)
 }
 
 // finishUpload appends an optional last chunk, commits the data and
@@ -220,16 +244,22 @@ func (s *Server) finishUpload(ctx context.Context, uid string, st *uploadState, 
 	if err != nil {
 		return err
 	}
-	defer dw.Close()
 	if c != nil {
 		if err := s.appendChunk(ctx, dw, uid, st, *c); err != nil {
-			dw.Close()
-			s.saveUpload(ctx, uid, st)
+			// Keep what arrived for a resume, best effort: the chunk's
+			// error is the one to report, and the next request measures
+			// the data rather than trusting the saved size.
+			_ = dw.Close()
+			_ = s.saveUpload(ctx, uid, st)
 			return err
 		}
 	}
 	size := dw.Size()
-	if err := dw.Commit(ctx); err != nil {
+	err = dw.Commit(ctx)
+	if cerr := dw.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	return s.completeUpload(ctx, uid, st, size, want)

@@ -133,3 +133,18 @@ func TestCacheInvalidation(t *testing.T) {
 	wantNotContains(t, "build after builder prune -a", out, "CACHED")
 	wantEq(t, "the image after prune", e.sh("app", "cat /first /v"), "first\nv=1\n")
 }
+
+// TestExplainBaseChanged checks that a new image behind the FROM name
+// misses the next step and --explain-cache says the base changed.
+func TestExplainBaseChanged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	df := "FROM busybox\nRUN echo hi > /hi\n"
+	e.buildOK(df, "-t", "app")
+	_, out := e.buildOK(df, "-t", "app", "--explain-cache")
+	wantContains(t, "unchanged base", cacheReport(t, out), "C RUN echo hi")
+	e.importImage("busybox", "LABEL rev=2") // a different image ID under the same name
+	_, out = e.buildOK(df, "-t", "app", "--explain-cache")
+	wantContains(t, "after a new base image", cacheReport(t, out), "- RUN echo hi")
+	wantContains(t, "why the RUN missed", strings.Join(step(t, out, "RUN echo hi").misses, "\n"), "base image busybox changed: was ")
+}
