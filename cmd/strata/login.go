@@ -59,11 +59,7 @@ func (c *cli) loginCommand() *cobra.Command {
 			if user == "" || password == "" {
 				return errdefs.Newf(errdefs.ErrInvalidArgument, "username and password are required")
 			}
-			e, err := c.engine()
-			if err != nil {
-				return err
-			}
-			client, err := e.Remote()
+			_, client, err := c.remote()
 			if err != nil {
 				return err
 			}
@@ -132,11 +128,7 @@ func (c *cli) searchCommand() *cobra.Command {
 			if i := strings.Index(term, "/"); i > 0 && strings.ContainsAny(term[:i], ".:") || strings.HasPrefix(term, "localhost/") {
 				host, term = term[:i], term[i+1:]
 			}
-			e, err := c.engine()
-			if err != nil {
-				return err
-			}
-			client, err := e.Remote()
+			_, client, err := c.remote()
 			if err != nil {
 				return err
 			}

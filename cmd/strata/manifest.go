@@ -66,11 +66,7 @@ func (c *cli) manifestCreateCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				want := ref.Tag
-				if ref.Digest != "" {
-					want = ref.Digest.String()
-				}
-				entry, err := transfer.Entry(cmd.Context(), repo, ref.String(), want)
+				entry, err := transfer.Entry(cmd.Context(), repo, ref.String(), ref.Object())
 				if err != nil {
 					return err
 				}
@@ -193,11 +189,7 @@ func (c *cli) manifestInspectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			want := ref.Tag
-			if ref.Digest != "" {
-				want = ref.Digest.String()
-			}
-			raw, mt, dg, err := repo.Manifest(cmd.Context(), want)
+			raw, mt, dg, err := repo.Manifest(cmd.Context(), ref.Object())
 			if err != nil {
 				return err
 			}

@@ -8,9 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/internal/engine"
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/image"
 	"github.com/strata-dev/strata/internal/reference"
+	"github.com/strata-dev/strata/internal/remote"
 	"github.com/strata-dev/strata/internal/transfer"
 )
 
@@ -39,11 +41,7 @@ func (c *cli) pullCommand() *cobra.Command {
 			if quiet {
 				out = io.Discard
 			}
-			e, err := c.engine()
-			if err != nil {
-				return err
-			}
-			client, err := e.Remote()
+			e, client, err := c.remote()
 			if err != nil {
 				return err
 			}
@@ -97,6 +95,16 @@ func (c *cli) pullCommand() *cobra.Command {
 	return cmd
 }
 
+// remote opens the store and a registry client.
+func (c *cli) remote() (*engine.Engine, *remote.Client, error) {
+	e, err := c.engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := e.Remote()
+	return e, client, err
+}
+
 // pullError words a missing repository as Docker does.
 func pullError(ref reference.Reference, err error) error {
 	if errdefs.IsNotFound(err) || errdefs.IsPermission(err) {
@@ -119,11 +127,7 @@ func (c *cli) pushCommand() *cobra.Command {
 			if ref.Digest != "" {
 				return errdefs.Newf(errdefs.ErrInvalidArgument, "cannot push a digest reference")
 			}
-			e, err := c.engine()
-			if err != nil {
-				return err
-			}
-			client, err := e.Remote()
+			e, client, err := c.remote()
 			if err != nil {
 				return err
 			}

@@ -131,6 +131,18 @@ func (r Reference) WithDigest(d digest.Digest) Reference {
 	return r
 }
 
+// Object is what a registry request names: the digest if there is one,
+// else the tag ("latest" when neither is set).
+func (r Reference) Object() string {
+	switch {
+	case r.Digest != "":
+		return r.Digest.String()
+	case r.Tag != "":
+		return r.Tag
+	}
+	return DefaultTag
+}
+
 // IsTagged reports whether r carries a tag.
 func (r Reference) IsTagged() bool { return r.Tag != "" }
 

@@ -54,14 +54,7 @@ type PullResult struct {
 // the config and the layers the store lacks, then records the image with
 // its tag and repo digest.
 func (p *Puller) Pull(ctx context.Context, src Source, ref reference.Reference) (PullResult, error) {
-	want := ref.Tag
-	if ref.Digest != "" {
-		want = ref.Digest.String()
-	}
-	if want == "" {
-		want = "latest"
-	}
-	raw, mt, top, err := src.Manifest(ctx, want)
+	raw, mt, top, err := src.Manifest(ctx, ref.Object())
 	if err != nil {
 		return PullResult{}, err
 	}
