@@ -13,6 +13,9 @@
 #   (e) builds (scripts/bench-build.sh): no-op rebuild of a 20-step Dockerfile
 #       with a 10,000-file context, the rebuild after one file changed, a cold
 #       build copying 300 MB; peers: docker build (classic, BuildKit), buildah
+#   (f) registries (scripts/bench-registry.sh): pull and push of a 1 GiB,
+#       5-layer image against strata's registry and the CNCF registry next to
+#       skopeo (and docker with a daemon); blob and manifest GET under wrk
 #
 # Knobs: BENCH_RUNS (3), BENCH_IMAGE_MB (500), BENCH_ROOTFS_MB (200),
 # BENCH_IMAGES (2000), BENCH_DIR (.bench), BENCH_KEEP=1 keeps the data.
@@ -202,6 +205,10 @@ fi
 # ---- (e) Dockerfile builds (scripts/bench-build.sh) ----------------------
 build_rows=$(BENCH_RUNS=$runs scripts/bench-build.sh)
 mapfile -t -O "${#rows[@]}" rows <<<"$build_rows"
+
+# ---- (f) registries (scripts/bench-registry.sh) ---------------------------
+reg_rows=$(BENCH_RUNS=$runs scripts/bench-registry.sh)
+mapfile -t -O "${#rows[@]}" rows <<<"$reg_rows"
 
 # ---- summary -----------------------------------------------------------
 echo
