@@ -60,30 +60,35 @@ func (c *cli) pullCommand() *cobra.Command {
 				}
 				fmt.Fprintf(out, "Pulling all tags of %s\n", ref.Name())
 			}
-			p := &transfer.Puller{Images: e.Images, Platform: plat, Progress: transferProgress(out, "Pulling fs layer", "Already exists", "Download complete", "Pull complete")}
+			progress := transferProgress(out, "Pulling fs layer", "Already exists", "Download complete", "Pull complete")
+			fresh := false
 			for _, tag := range tags {
 				r := ref
 				if ref.Digest == "" {
 					r.Tag = tag
 				}
-				label := r.Tag
-				if r.Digest != "" {
-					label = r.Digest.String()
-				}
-				fmt.Fprintf(out, "%s: Pulling from %s\n", label, ref.Path)
+				// The header comes once the manifest is found, as Docker's.
+				var once sync.Once
+				header := func() { fmt.Fprintf(out, "%s: Pulling from %s\n", r.Object(), ref.Path) }
+				p := &transfer.Puller{Images: e.Images, Platform: plat, Progress: func(ev transfer.Event) {
+					once.Do(header)
+					progress(ev)
+				}}
 				res, err := p.Pull(cmd.Context(), repo, r)
 				if err != nil {
 					return pullError(ref, err)
 				}
+				once.Do(header)
 				fmt.Fprintf(out, "Digest: %s\n", res.Digest)
-				if res.Fresh {
-					fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", r.Familiar())
-				} else {
-					fmt.Fprintf(out, "Status: Image is up to date for %s\n", r.Familiar())
-				}
+				fresh = fresh || res.Fresh
 				if !all {
+					fmt.Fprintf(out, "Status: %s for %s\n", pullStatus(res.Fresh), r.Familiar())
 					fmt.Fprintln(c.stdout, r.String())
 				}
+			}
+			if all {
+				fmt.Fprintf(out, "Status: %s for %s\n", pullStatus(fresh), ref.FamiliarName())
+				fmt.Fprintln(c.stdout, ref.Name())
 			}
 			return nil
 		},
@@ -105,9 +110,17 @@ func (c *cli) remote() (*engine.Engine, *remote.Client, error) {
 	return e, client, err
 }
 
-// pullError words a missing repository as Docker does.
+func pullStatus(fresh bool) string {
+	if fresh {
+		return "Downloaded newer image"
+	}
+	return "Image is up to date"
+}
+
+// pullError words a refused repository as Docker does; a missing manifest
+// keeps the registry's "manifest for X not found".
 func pullError(ref reference.Reference, err error) error {
-	if errdefs.IsNotFound(err) || errdefs.IsPermission(err) {
+	if errdefs.IsPermission(err) {
 		return fmt.Errorf("pull access denied for %s, repository does not exist or may require 'strata login': %w", ref.FamiliarName(), err)
 	}
 	return err
@@ -138,13 +151,15 @@ func (c *cli) pushCommand() *cobra.Command {
 						return err
 					}
 				} else {
-					fmt.Fprintln(c.stdout, "Using default tag: latest")
 					tags = []string{"latest"}
 				}
 			}
 			out := c.stdout
 			if quiet {
 				out = io.Discard
+			}
+			if ref.Tag == "" && !all {
+				fmt.Fprintln(out, "Using default tag: latest")
 			}
 			fmt.Fprintf(out, "The push refers to repository [%s]\n", ref.Name())
 			repo, err := client.Repository(cmd.Context(), ref, "pull", "push")

@@ -118,6 +118,9 @@ func (f *registryFlags) load(cmd *cobra.Command) (registry.Config, error) {
 	if f.htpasswd != "" {
 		cfg.Htpasswd = f.htpasswd
 	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return registry.Config{}, errdefs.Newf(errdefs.ErrInvalidArgument, "registry tls: --tls-cert and --tls-key must be given together (cert and key)")
+	}
 	if f.tlsCert != "" {
 		cfg.TLSCert, cfg.TLSKey = f.tlsCert, f.tlsKey
 	}

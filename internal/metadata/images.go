@@ -158,6 +158,15 @@ func (d *DB) RemoveRepoDigest(ctx context.Context, ref string) error {
 	})
 }
 
+// AddRepoDigest records name@digest for image id (what a push or pull of
+// the image there returned), moving it from another image if needed.
+func (d *DB) AddRepoDigest(ctx context.Context, name string, dg, id digest.Digest) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT OR REPLACE INTO repo_digests(name, digest, image_id) VALUES (?, ?, ?)`, name, dg.String(), id.String())
+		return err
+	})
+}
+
 // DeleteImage removes the image row with its tags, repo digests and blob
 // rows. Unless force is set, an image that has a tag (one added by another
 // process since the caller looked) is kept and ErrConflict returned. It returns the blobs the image used that

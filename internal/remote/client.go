@@ -3,6 +3,9 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -182,7 +185,7 @@ func (c *Client) send(ctx context.Context, hc *http.Client, retries int, build f
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			if try < retries {
+			if try < retries && !isCertificateError(err) {
 				if err := sleep(ctx, c.backoff(try)); err != nil {
 					return nil, err
 				}
@@ -274,4 +277,14 @@ func (c *Client) forget(credHost, apiHost string) {
 			delete(c.tokens, k)
 		}
 	}
+}
+
+// isCertificateError reports a TLS verification failure: asking again
+// cannot fix it, so it is reported at once.
+func isCertificateError(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) || errors.As(err, &verify)
 }

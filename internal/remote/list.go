@@ -125,7 +125,7 @@ func (c *Client) Search(ctx context.Context, host, term string, limit int) ([]Se
 		return nil, err
 	}
 	resp, err := c.do(ctx, ep, &request{
-		method: http.MethodGet, path: "/v1/search", retry: true,
+		method: http.MethodGet, path: "/v1/search", retry: true, scopes: []string{"registry:catalog:*"},
 		query: url.Values{"q": {term}, "n": {strconv.Itoa(limit)}},
 	})
 	if err != nil {

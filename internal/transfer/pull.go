@@ -91,6 +91,11 @@ func (p *Puller) Pull(ctx context.Context, src Source, ref reference.Reference) 
 	if err != nil {
 		return PullResult{}, err
 	}
+	// Remember where the blobs live, so a push to another repository of
+	// this registry can mount them instead of uploading.
+	for _, d := range append([]image.Descriptor{man.Config}, man.Layers...) {
+		_ = p.Images.Meta.PutBlobSource(ctx, d.Digest, ref.Domain, ref.Path) // an optimisation only
+	}
 	var tags []reference.Reference
 	if ref.Digest == "" {
 		tags = append(tags, ref)

@@ -90,7 +90,7 @@ func (p *Pusher) push(ctx context.Context, tgt Target, dst Destination, img meta
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, errs[len(man.Layers)] = p.pushBlob(ctx, tgt, dst, man.Config)
+		_, errs[len(man.Layers)] = p.pushBlob(ctx, tgt, dst, man.Config, "")
 	}()
 	wg.Wait()
 	for _, err := range errs {
@@ -113,6 +113,9 @@ func (p *Pusher) push(ctx context.Context, tgt Target, dst Destination, img meta
 		}
 	}
 	dg, err := tgt.PutManifest(ctx, dst.Tag, body, mt)
+	if err == nil { // as Docker, the image now has this repo digest
+		err = p.Images.Meta.AddRepoDigest(ctx, dst.Registry+"/"+dst.Repo, dg, img.ID)
+	}
 	return dg, body, err
 }
 
@@ -128,8 +131,9 @@ func changed(a, b []image.Descriptor) bool {
 // pushLayer makes the registry hold the layer and returns its descriptor
 // there: the local blob when it is compressed, else its gzip form.
 func (p *Pusher) pushLayer(ctx context.Context, tgt Target, dst Destination, l image.Descriptor, diffID digest.Digest, docker bool) (image.Descriptor, error) {
+	id := shortID(diffID) // Docker names a layer by its diff ID, push after push
 	if !uncompressed(l.MediaType) {
-		return p.pushBlob(ctx, tgt, dst, l)
+		return p.pushBlob(ctx, tgt, dst, l, id)
 	}
 	gz := image.MediaTypeOCILayerGzip
 	if docker {
@@ -138,11 +142,11 @@ func (p *Pusher) pushLayer(ctx context.Context, tgt Target, dst Destination, l i
 	want := image.Descriptor{MediaType: gz, Annotations: l.Annotations}
 	if c, err := p.Images.Meta.Compressed(ctx, diffID, gz); err == nil {
 		want.Digest, want.Size = c.Digest, c.Size
-		if ok, err := p.have(ctx, tgt, dst, want.Digest); err != nil || ok {
+		if ok, err := p.have(ctx, tgt, dst, want.Digest, id); err != nil || ok {
 			return want, err
 		}
 	}
-	dg, size, err := p.uploadCompressed(ctx, tgt, l)
+	dg, size, err := p.uploadCompressed(ctx, tgt, l, id)
 	if err != nil {
 		return want, err
 	}
@@ -153,9 +157,10 @@ func (p *Pusher) pushLayer(ctx context.Context, tgt Target, dst Destination, l i
 }
 
 // pushBlob uploads a local blob as it is, unless the registry has it or
-// can mount it.
-func (p *Pusher) pushBlob(ctx context.Context, tgt Target, dst Destination, d image.Descriptor) (image.Descriptor, error) {
-	if ok, err := p.have(ctx, tgt, dst, d.Digest); err != nil || ok {
+// can mount it. Progress is reported under id ("" reports none: the
+// config).
+func (p *Pusher) pushBlob(ctx context.Context, tgt Target, dst Destination, d image.Descriptor, id string) (image.Descriptor, error) {
+	if ok, err := p.have(ctx, tgt, dst, d.Digest, id); err != nil || ok {
 		return d, err
 	}
 	f, err := p.Images.Content.Open(d.Digest)
@@ -164,12 +169,12 @@ func (p *Pusher) pushBlob(ctx context.Context, tgt Target, dst Destination, d im
 	}
 	defer f.Close()
 	body := &counter{r: f, report: func(n int64) {
-		p.event(Event{ID: shortID(d.Digest), Status: "Pushing", Current: n, Total: d.Size})
+		p.event(Event{ID: id, Status: "Pushing", Current: n, Total: d.Size})
 	}}
 	if _, err := tgt.Upload(ctx, d.Digest, d.Size, body); err != nil {
 		return d, fmt.Errorf("upload %s: %w", d.Digest, err)
 	}
-	p.event(Event{ID: shortID(d.Digest), Status: "Pushed"})
+	p.event(Event{ID: id, Status: "Pushed"})
 	_ = p.Images.Meta.PutBlobSource(ctx, d.Digest, dst.Registry, dst.Repo)
 	return d, nil
 }
@@ -177,10 +182,10 @@ func (p *Pusher) pushBlob(ctx context.Context, tgt Target, dst Destination, d im
 // have reports whether the registry has the blob in the repository,
 // mounting it from another repository of the same registry that is known
 // to hold it.
-func (p *Pusher) have(ctx context.Context, tgt Target, dst Destination, dg digest.Digest) (bool, error) {
+func (p *Pusher) have(ctx context.Context, tgt Target, dst Destination, dg digest.Digest, id string) (bool, error) {
 	if _, ok, err := tgt.BlobExists(ctx, dg); err != nil || ok {
 		if ok {
-			p.event(Event{ID: shortID(dg), Status: "Layer already exists"})
+			p.event(Event{ID: id, Status: "Layer already exists"})
 		}
 		return ok, err
 	}
@@ -190,7 +195,7 @@ func (p *Pusher) have(ctx context.Context, tgt Target, dst Destination, dg diges
 			continue
 		}
 		if ok, err := tgt.Mount(ctx, dg, from); err == nil && ok {
-			p.event(Event{ID: shortID(dg), Status: "Mounted from " + from})
+			p.event(Event{ID: id, Status: "Mounted from " + from})
 			_ = p.Images.Meta.PutBlobSource(ctx, dg, dst.Registry, dst.Repo)
 			return true, nil
 		}
@@ -200,7 +205,7 @@ func (p *Pusher) have(ctx context.Context, tgt Target, dst Destination, dg diges
 
 // uploadCompressed streams the local layer through pgzip to the registry,
 // the digest computed on the way.
-func (p *Pusher) uploadCompressed(ctx context.Context, tgt Target, l image.Descriptor) (digest.Digest, int64, error) {
+func (p *Pusher) uploadCompressed(ctx context.Context, tgt Target, l image.Descriptor, id string) (digest.Digest, int64, error) {
 	f, err := p.Images.Content.Open(l.Digest)
 	if err != nil {
 		return "", 0, err
@@ -221,14 +226,14 @@ func (p *Pusher) uploadCompressed(ctx context.Context, tgt Target, l image.Descr
 		pw.CloseWithError(err)
 	}()
 	body := &counter{r: pr, report: func(n int64) {
-		p.event(Event{ID: shortID(l.Digest), Status: "Pushing", Current: n})
+		p.event(Event{ID: id, Status: "Pushing", Current: n})
 	}}
 	dg, err := tgt.Upload(ctx, "", -1, body)
 	pr.CloseWithError(err)
 	if err != nil {
 		return "", 0, fmt.Errorf("upload layer %s: %w", l.Digest, err)
 	}
-	p.event(Event{ID: shortID(l.Digest), Status: "Pushed"})
+	p.event(Event{ID: id, Status: "Pushed"})
 	return dg, body.n, nil
 }
 
@@ -237,7 +242,7 @@ func uncompressed(mt string) bool {
 }
 
 func (p *Pusher) event(e Event) {
-	if p.Progress != nil {
+	if p.Progress != nil && e.ID != "" {
 		p.Progress(e)
 	}
 }
