@@ -3,6 +3,8 @@ package build
 import (
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // cacheDockerfile has steps before and after an ARG, a COPY of one file
@@ -40,7 +42,7 @@ func wantCached(t *testing.T, what, out, marks string) {
 	for i, s := range cacheSteps {
 		want.WriteString(marks[i:i+1] + " " + s + "\n")
 	}
-	wantEq(t, what, cacheReport(t, out), want.String())
+	testbin.WantEq(t, what, cacheReport(t, out), want.String())
 }
 
 func cacheContext(e *env) {
@@ -63,13 +65,13 @@ func TestCacheRebuild(t *testing.T) {
 
 	id2, out := e.buildOK("", "-t", "app")
 	wantCached(t, "unchanged rebuild", out, "CCCCCCCC")
-	wantEq(t, "image ID of the unchanged rebuild", id2, id1)
+	testbin.WantEq(t, "image ID of the unchanged rebuild", id2, id1)
 
 	e.ok("rmi", "app")
 	id3, out := e.buildOK("", "-t", "app")
 	wantCached(t, "rebuild after rmi", out, "CCCCCCCC")
-	wantEq(t, "image ID after rmi", id3, id1)
-	wantEq(t, "the rebuilt image", e.sh("app", "cat /first /derived /v /listing"), "first\nconfig v1\nv=1\napp.js\nutil.js\n")
+	testbin.WantEq(t, "image ID after rmi", id3, id1)
+	testbin.WantEq(t, "the rebuilt image", e.sh("app", "cat /first /derived /v /listing"), "first\nconfig v1\nv=1\napp.js\nutil.js\n")
 
 	e.write("src/app.js", "app v2\n")
 	id4, out := e.buildOK("", "-t", "app", "--explain-cache")
@@ -78,14 +80,14 @@ func TestCacheRebuild(t *testing.T) {
 		t.Errorf("changing src/app.js kept the image ID %s", id1)
 	}
 	copySrc := step(t, out, "COPY src/ /src/")
-	wantContains(t, "why COPY src/ missed", strings.Join(copySrc.misses, "\n"), "file src/app.js changed")
-	wantNotContains(t, "why COPY src/ missed", strings.Join(copySrc.misses, "\n"), "util.js")
-	wantEq(t, "the image after the change", e.sh("app", "cat /src/app.js"), "app v2\n")
+	testbin.WantContains(t, "why COPY src/ missed", strings.Join(copySrc.misses, "\n"), "file src/app.js changed")
+	testbin.WantNotContains(t, "why COPY src/ missed", strings.Join(copySrc.misses, "\n"), "util.js")
+	testbin.WantEq(t, "the image after the change", e.sh("app", "cat /src/app.js"), "app v2\n")
 
 	e.write("config.txt", "config v2\n")
 	_, out = e.buildOK("", "-t", "app")
 	wantCached(t, "after changing config.txt", out, "C-------")
-	wantEq(t, "derived from config", e.sh("app", "cat /derived"), "config v2\n")
+	testbin.WantEq(t, "derived from config", e.sh("app", "cat /derived"), "config v2\n")
 }
 
 // TestCacheBuildArgs checks that a changed build arg reruns only the steps
@@ -97,14 +99,14 @@ func TestCacheBuildArgs(t *testing.T) {
 	e.buildOK("", "-t", "app")
 	_, out := e.buildOK("", "-t", "app", "--build-arg", "V=2", "--explain-cache")
 	wantCached(t, "with V=2", out, "CCCC----")
-	wantContains(t, "why the RUN after ARG V missed", strings.Join(step(t, out, `RUN echo "v=$V"`).misses, "\n"), "build arg V changed")
-	wantEq(t, "v", e.sh("app", "cat /v"), "v=2\n")
+	testbin.WantContains(t, "why the RUN after ARG V missed", strings.Join(step(t, out, `RUN echo "v=$V"`).misses, "\n"), "build arg V changed")
+	testbin.WantEq(t, "v", e.sh("app", "cat /v"), "v=2\n")
 	_, out = e.buildOK("", "-t", "app", "--build-arg", "V=2")
 	wantCached(t, "with V=2 again", out, "CCCCCCCC")
 	// An arg no ARG declares changes nothing (and is reported unused).
 	_, out = e.buildOK("", "-t", "app", "--build-arg", "V=2", "--build-arg", "UNUSED=x")
 	wantCached(t, "with an unused arg", out, "CCCCCCCC")
-	wantContains(t, "unused arg warning", out, "UNUSED")
+	testbin.WantContains(t, "unused arg warning", out, "UNUSED")
 }
 
 // TestCacheInvalidation checks --no-cache, a changed instruction with
@@ -116,22 +118,22 @@ func TestCacheInvalidation(t *testing.T) {
 	e.buildOK("", "-t", "app")
 	_, out := e.buildOK("", "-t", "app", "--no-cache")
 	wantCached(t, "--no-cache", out, "--------")
-	wantNotContains(t, "--no-cache", out, "CACHED")
+	testbin.WantNotContains(t, "--no-cache", out, "CACHED")
 
 	e.write("Dockerfile", strings.Replace(cacheDockerfile, "RUN cat /config.txt > /derived", "RUN cat /config.txt /config.txt > /derived", 1))
 	_, out = e.buildOK("", "-t", "app", "--explain-cache")
 	if got := cacheReport(t, out); !strings.HasPrefix(got, "C RUN echo first > /first\nC COPY config.txt /\n- RUN cat /config.txt /config.txt > /derived\n- ARG V=1\n- RUN echo") {
 		t.Errorf("after changing the third instruction:\n%s", got)
 	}
-	wantContains(t, "why the changed RUN missed", strings.Join(step(t, out, "RUN cat /config.txt").misses, "\n"),
+	testbin.WantContains(t, "why the changed RUN missed", strings.Join(step(t, out, "RUN cat /config.txt").misses, "\n"),
 		"instruction changed", "RUN cat /config.txt > /derived", "RUN cat /config.txt /config.txt > /derived")
 	e.write("Dockerfile", cacheDockerfile)
 
 	prune := e.ok("builder", "prune", "-a", "-f")
-	wantContains(t, "builder prune -a -f", prune, "Total reclaimed space")
+	testbin.WantContains(t, "builder prune -a -f", prune, "Total reclaimed space")
 	_, out = e.buildOK("", "-t", "app")
-	wantNotContains(t, "build after builder prune -a", out, "CACHED")
-	wantEq(t, "the image after prune", e.sh("app", "cat /first /v"), "first\nv=1\n")
+	testbin.WantNotContains(t, "build after builder prune -a", out, "CACHED")
+	testbin.WantEq(t, "the image after prune", e.sh("app", "cat /first /v"), "first\nv=1\n")
 }
 
 // TestExplainBaseChanged checks that a new image behind the FROM name
@@ -142,9 +144,9 @@ func TestExplainBaseChanged(t *testing.T) {
 	df := "FROM busybox\nRUN echo hi > /hi\n"
 	e.buildOK(df, "-t", "app")
 	_, out := e.buildOK(df, "-t", "app", "--explain-cache")
-	wantContains(t, "unchanged base", cacheReport(t, out), "C RUN echo hi")
+	testbin.WantContains(t, "unchanged base", cacheReport(t, out), "C RUN echo hi")
 	e.importImage("busybox", "LABEL rev=2") // a different image ID under the same name
 	_, out = e.buildOK(df, "-t", "app", "--explain-cache")
-	wantContains(t, "after a new base image", cacheReport(t, out), "- RUN echo hi")
-	wantContains(t, "why the RUN missed", strings.Join(step(t, out, "RUN echo hi").misses, "\n"), "base image busybox changed: was ")
+	testbin.WantContains(t, "after a new base image", cacheReport(t, out), "- RUN echo hi")
+	testbin.WantContains(t, "why the RUN missed", strings.Join(step(t, out, "RUN echo hi").misses, "\n"), "base image busybox changed: was ")
 }

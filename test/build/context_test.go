@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestDockerignore checks that ignored files are not copied, that "!"
@@ -26,18 +28,18 @@ func TestDockerignore(t *testing.T) {
 	e.write("README.md", "readme\n")
 	df := "FROM busybox\nCOPY . /app\nRUN find /app -type f | sort > /list\n"
 	e.buildOK(df, "-t", "img")
-	wantEq(t, "copied", e.sh("img", "cat /list"),
+	testbin.WantEq(t, "copied", e.sh("img", "cat /list"),
 		"/app/.dockerignore\n/app/Dockerfile\n/app/app/main.js\n/app/logs/keep.log\n")
 
 	e.write("node_modules/x/y.js", "dep v2\n")
 	e.write("README.md", "readme v2\n")
 	e.write("logs/b.log", "new but ignored\n")
 	_, out := e.buildOK("", "-t", "img")
-	wantEq(t, "after changing ignored files", cacheReport(t, out), "C COPY . /app\nC RUN find /app -type f | sort > /list\n")
+	testbin.WantEq(t, "after changing ignored files", cacheReport(t, out), "C COPY . /app\nC RUN find /app -type f | sort > /list\n")
 
 	e.write("logs/keep.log", "keep v2\n")
 	_, out = e.buildOK("", "-t", "img")
-	wantEq(t, "after changing an exception", cacheReport(t, out), "- COPY . /app\n- RUN find /app -type f | sort > /list\n")
+	testbin.WantEq(t, "after changing an exception", cacheReport(t, out), "- COPY . /app\n- RUN find /app -type f | sort > /list\n")
 }
 
 // TestContextFromStdin builds from a Dockerfile on stdin (no context) and
@@ -49,13 +51,13 @@ func TestContextFromStdin(t *testing.T) {
 	if r.Code != 0 || id == "" {
 		t.Fatalf("build - < Dockerfile: %s", r)
 	}
-	wantEq(t, "no-context image", e.sh("noctx", "cat /ok"), "no context\n")
+	testbin.WantEq(t, "no-context image", e.sh("noctx", "cat /ok"), "no context\n")
 
 	r, _ = e.build(build{args: []string{"-t", "noctx2", "-"}, stdin: strings.NewReader("FROM busybox\nCOPY f.txt /\n")})
 	if r.Code != 1 {
 		t.Fatalf("COPY without a context: want exit 1, got %s", r)
 	}
-	wantContains(t, "COPY without a context", r.Stderr, "Dockerfile:2", "f.txt")
+	testbin.WantContains(t, "COPY without a context", r.Stderr, "Dockerfile:2", "f.txt")
 
 	e.write("Dockerfile", "FROM busybox\nCOPY f.txt /from-tar\n")
 	e.write("f.txt", "in the tar\n")
@@ -68,7 +70,7 @@ func TestContextFromStdin(t *testing.T) {
 		if r.Code != 0 || id == "" {
 			t.Fatalf("tar -c%sf - . | build -: %s", compress, r)
 		}
-		wantEq(t, "tar-context image", e.sh("fromtar", "cat /from-tar"), "in the tar\n")
+		testbin.WantEq(t, "tar-context image", e.sh("fromtar", "cat /from-tar"), "in the tar\n")
 	}
 }
 
@@ -84,7 +86,7 @@ func TestDockerfileOptions(t *testing.T) {
 	if r.Code != 0 || id == "" {
 		t.Fatalf("build -f - .: %s", r)
 	}
-	wantEq(t, "-f - image", e.sh("stdin", "cat /f.txt /which"), "context file\nfrom stdin\n")
+	testbin.WantEq(t, "-f - image", e.sh("stdin", "cat /f.txt /which"), "context file\nfrom stdin\n")
 
 	e.write("path/to/Other.dockerfile", "FROM busybox\nCOPY *.txt /got/\nRUN echo other > /which\n")
 	e.write("path/to/Other.dockerfile.dockerignore", "skip.txt\n")
@@ -100,13 +102,13 @@ func TestDockerfileOptions(t *testing.T) {
 		if r.Code != 0 || id == "" {
 			t.Fatalf("build -f %s %s (in %s): %s", c.file, c.ctx, c.dir, r)
 		}
-		wantEq(t, "-f "+c.file, e.sh("other", "cat /which; ls /got"), "other\nf.txt\n")
+		testbin.WantEq(t, "-f "+c.file, e.sh("other", "cat /which; ls /got"), "other\nf.txt\n")
 	}
 	r, _ = e.build(build{args: []string{"-f", "missing.dockerfile", "."}})
 	if r.Code != 1 {
 		t.Fatalf("build -f missing.dockerfile: want exit 1, got %s", r)
 	}
-	wantContains(t, "missing Dockerfile", r.Stderr, "missing.dockerfile")
+	testbin.WantContains(t, "missing Dockerfile", r.Stderr, "missing.dockerfile")
 }
 
 // TestMissingContext checks the error for a context that does not exist
@@ -119,7 +121,7 @@ func TestMissingContext(t *testing.T) {
 	if r.Code != 1 {
 		t.Fatalf("build %s: want exit 1, got %s", missing, r)
 	}
-	wantContains(t, "missing context", r.Stderr, "unable to prepare context", missing)
+	testbin.WantContains(t, "missing context", r.Stderr, "unable to prepare context", missing)
 	empty := filepath.Join(e.base, "empty")
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatal(err)
@@ -128,7 +130,7 @@ func TestMissingContext(t *testing.T) {
 	if r.Code != 1 {
 		t.Fatalf("build of a context without a Dockerfile: want exit 1, got %s", r)
 	}
-	wantContains(t, "no Dockerfile", r.Stderr, "Dockerfile")
+	testbin.WantContains(t, "no Dockerfile", r.Stderr, "Dockerfile")
 }
 
 // TestGitContext builds from a git repository served over smart HTTP by
@@ -146,10 +148,10 @@ func TestGitContext(t *testing.T) {
 		t.Skipf("git http-backend is missing: %v", err)
 	}
 	work := filepath.Join(e.base, "work")
-	writeFile(t, filepath.Join(work, "Dockerfile"), "FROM busybox\nCOPY msg.txt /\n")
-	writeFile(t, filepath.Join(work, "msg.txt"), "from main\n")
-	writeFile(t, filepath.Join(work, "sub/Dockerfile"), "FROM busybox\nCOPY msg.txt /sub-msg.txt\n")
-	writeFile(t, filepath.Join(work, "sub/msg.txt"), "from sub\n")
+	testbin.WriteFile(t, filepath.Join(work, "Dockerfile"), "FROM busybox\nCOPY msg.txt /\n")
+	testbin.WriteFile(t, filepath.Join(work, "msg.txt"), "from main\n")
+	testbin.WriteFile(t, filepath.Join(work, "sub/Dockerfile"), "FROM busybox\nCOPY msg.txt /sub-msg.txt\n")
+	testbin.WriteFile(t, filepath.Join(work, "sub/msg.txt"), "from sub\n")
 	git := func(dir string, args ...string) {
 		t.Helper()
 		cmd := exec.Command("git", args...)
@@ -164,7 +166,7 @@ func TestGitContext(t *testing.T) {
 	git(work, "add", ".")
 	git(work, "commit", "-q", "-m", "first")
 	git(work, "checkout", "-q", "-b", "other")
-	writeFile(t, filepath.Join(work, "msg.txt"), "from branch other\n")
+	testbin.WriteFile(t, filepath.Join(work, "msg.txt"), "from branch other\n")
 	git(work, "commit", "-q", "-am", "second")
 	git(work, "checkout", "-q", "main")
 	repos := filepath.Join(e.base, "repos")
@@ -185,14 +187,14 @@ func TestGitContext(t *testing.T) {
 		if r.Code != 0 || id == "" {
 			t.Fatalf("build %s: %s", c.url, r)
 		}
-		wantEq(t, "image of "+c.url, e.sh("fromgit", c.script), c.want)
+		testbin.WantEq(t, "image of "+c.url, e.sh("fromgit", c.script), c.want)
 	}
 	start := time.Now()
 	r, _ := e.build(build{args: []string{srv.URL + "/missing.git"}})
 	if r.Code != 1 {
 		t.Fatalf("build of a missing repository: want exit 1, got %s", r)
 	}
-	wantContains(t, "missing repository", r.Stderr, "missing.git")
+	testbin.WantContains(t, "missing repository", r.Stderr, "missing.git")
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("a missing repository took %v to fail", d)
 	}

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestCopy checks COPY's rules: globs, directories, trailing slashes,
@@ -72,9 +74,9 @@ func TestCopyManySourcesNeedDirectory(t *testing.T) {
 	before := e.images()
 	for _, df := range []string{"FROM busybox\nCOPY a1.txt a2.txt /dest\n", "FROM busybox\nCOPY a*.txt /dest\n"} {
 		r := e.buildFail(df, "-t", "bad")
-		wantContains(t, "error", r.Stderr, "Dockerfile:2", "destination must be a directory and end with a /")
+		testbin.WantContains(t, "error", r.Stderr, "Dockerfile:2", "destination must be a directory and end with a /")
 	}
-	wantEq(t, "images after failed builds", strings.Join(e.images(), "\n"), strings.Join(before, "\n"))
+	testbin.WantEq(t, "images after failed builds", strings.Join(e.images(), "\n"), strings.Join(before, "\n"))
 }
 
 // TestAddArchives checks that ADD extracts local tarballs, compressed or
@@ -83,8 +85,8 @@ func TestAddArchives(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	src := filepath.Join(e.base, "tree")
-	writeFile(t, filepath.Join(src, "in/a.txt"), "in the archive\n")
-	writeFile(t, filepath.Join(src, "top.txt"), "top\n")
+	testbin.WriteFile(t, filepath.Join(src, "in/a.txt"), "in the archive\n")
+	testbin.WriteFile(t, filepath.Join(src, "top.txt"), "top\n")
 	tarFile := filepath.Join(e.dir, "plain.tar")
 	if out, err := exec.Command("tar", "-C", src, "-cf", tarFile, "in", "top.txt").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v\n%s", err, out)
@@ -111,8 +113,8 @@ func TestAddArchives(t *testing.T) {
 	sort.Strings(want)
 	e.buildOK(df, "-t", "img")
 	got := e.sh("img", "find /plain /noslash /gz /xz /zst /files -type f 2>/dev/null | sort")
-	wantEq(t, "files", got, strings.Join(want, "\n")+"\n")
-	wantEq(t, "contents", e.sh("img", "cat /plain/in/a.txt /files/notes.txt /files/fake.tar.gz"), "in the archive\njust a file\nnot really gzip\n")
+	testbin.WantEq(t, "files", got, strings.Join(want, "\n")+"\n")
+	testbin.WantEq(t, "contents", e.sh("img", "cat /plain/in/a.txt /files/notes.txt /files/fake.tar.gz"), "in the archive\njust a file\nnot really gzip\n")
 }
 
 // TestAddURL checks ADD of an URL: refused from a private address unless
@@ -122,7 +124,7 @@ func TestAddURL(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	src := filepath.Join(e.base, "tree")
-	writeFile(t, filepath.Join(src, "a.txt"), "in a tar\n")
+	testbin.WriteFile(t, filepath.Join(src, "a.txt"), "in a tar\n")
 	tarPath := filepath.Join(e.base, "served.tar")
 	if out, err := exec.Command("tar", "-C", src, "-cf", tarPath, "a.txt").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v\n%s", err, out)
@@ -149,14 +151,14 @@ func TestAddURL(t *testing.T) {
 	df := fmt.Sprintf("FROM busybox\nADD %s/file.txt /dl/\nADD %s/served.tar /dl/\nADD --checksum=%s %s/file.txt /checked\n",
 		srv.URL, srv.URL, good, srv.URL)
 	r := e.buildFail(df, "-t", "img")
-	wantContains(t, "error without --allow-private-network", r.Stderr, "Dockerfile:2", "private")
-	wantNotContains(t, "images", strings.Join(e.images(), "\n"), "img:")
+	testbin.WantContains(t, "error without --allow-private-network", r.Stderr, "Dockerfile:2", "private")
+	testbin.WantNotContains(t, "images", strings.Join(e.images(), "\n"), "img:")
 
 	e.buildOK(df, "-t", "img", "--allow-private-network")
-	wantEq(t, "downloads", e.sh("img", "cat /dl/file.txt /checked; ls /dl; tar -tf /dl/served.tar"),
+	testbin.WantEq(t, "downloads", e.sh("img", "cat /dl/file.txt /checked; ls /dl; tar -tf /dl/served.tar"),
 		body+body+"file.txt\nserved.tar\na.txt\n")
 
 	bad := "sha256:" + strings.Repeat("0", 64)
 	r = e.buildFail(fmt.Sprintf("FROM busybox\nADD --checksum=%s %s/file.txt /checked\n", bad, srv.URL), "-t", "bad", "--allow-private-network")
-	wantContains(t, "checksum mismatch", r.Stderr, "Dockerfile:2", bad)
+	testbin.WantContains(t, "checksum mismatch", r.Stderr, "Dockerfile:2", bad)
 }

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestBadDockerfiles checks that a Dockerfile that cannot build fails with
@@ -41,8 +43,8 @@ func TestBadDockerfiles(t *testing.T) {
 			before := e.images()
 			r := e.buildFail(c.dockerfile, "-t", "bad")
 			errLine := errorLine(t, r.Stderr)
-			wantContains(t, "error", errLine, c.want...)
-			wantEq(t, "images after a failed build", strings.Join(e.images(), "\n"), strings.Join(before, "\n"))
+			testbin.WantContains(t, "error", errLine, c.want...)
+			testbin.WantEq(t, "images after a failed build", strings.Join(e.images(), "\n"), strings.Join(before, "\n"))
 		})
 	}
 }
@@ -50,7 +52,7 @@ func TestBadDockerfiles(t *testing.T) {
 // errorLine returns the text of the "Error: " line of a failed command.
 func errorLine(t *testing.T, stderr string) string {
 	t.Helper()
-	for _, l := range lines(stderr) {
+	for _, l := range testbin.Lines(stderr) {
 		if strings.HasPrefix(l, "Error: ") {
 			return l
 		}
@@ -70,18 +72,18 @@ func TestFailingRun(t *testing.T) {
 	df := "FROM busybox\nCOPY f.txt /\nRUN echo step two > /two\nRUN echo some output; echo on stderr >&2; exit 3\nRUN echo after > /after\n"
 	r := e.buildFail(df, "-t", "app")
 	errText := r.Stderr[strings.Index(r.Stderr, "Error: "):]
-	wantContains(t, "error", errText, "Dockerfile:4", "echo some output; echo on stderr >&2; exit 3", "exit code: 3", "some output", "on stderr")
-	wantEq(t, "images after the failed build", strings.Join(e.images(), "\n"), strings.Join(before, "\n"))
+	testbin.WantContains(t, "error", errText, "Dockerfile:4", "echo some output; echo on stderr >&2; exit 3", "exit code: 3", "some output", "on stderr")
+	testbin.WantEq(t, "images after the failed build", strings.Join(e.images(), "\n"), strings.Join(before, "\n"))
 	failed := step(t, r.Stderr, "RUN echo some output")
 	if failed.err == "" || !strings.Contains(strings.Join(failed.logs, "\n"), "some output") {
 		t.Errorf("the failed step has no ERROR or no output: %+v", failed)
 	}
-	wantNotContains(t, "progress", r.Stderr, "RUN echo after")
+	testbin.WantNotContains(t, "progress", r.Stderr, "RUN echo after")
 
 	_, out := e.buildOK(strings.Replace(df, "exit 3", "exit 0", 1), "-t", "app")
-	wantEq(t, "rebuild after the fix", cacheReport(t, out),
+	testbin.WantEq(t, "rebuild after the fix", cacheReport(t, out),
 		"C COPY f.txt /\nC RUN echo step two > /two\n- RUN echo some output; echo on stderr >&2; exit 0\n- RUN echo after > /after\n")
-	wantEq(t, "fixed image", e.sh("app", "cat /f.txt /two /after"), "f\nstep two\nafter\n")
+	testbin.WantEq(t, "fixed image", e.sh("app", "cat /f.txt /two /after"), "f\nstep two\nafter\n")
 }
 
 // TestOutsideContext checks that COPY cannot read outside the context,
@@ -93,7 +95,7 @@ func TestOutsideContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(e.base, "outside"), "outside the context\n")
+	testbin.WriteFile(t, filepath.Join(e.base, "outside"), "outside the context\n")
 	for name, target := range map[string]string{"abs-link": "/etc/passwd", "rel-link": "../outside", "dir-link": "/etc"} {
 		if err := os.Symlink(target, filepath.Join(e.dir, name)); err != nil {
 			t.Fatal(err)
@@ -102,14 +104,14 @@ func TestOutsideContext(t *testing.T) {
 	before := e.images()
 	for _, src := range []string{"../outside", "abs-link", "rel-link", "dir-link/passwd", "../ctx/../outside"} {
 		r := e.buildFail("FROM busybox\nCOPY "+src+" /stolen\n", "-t", "bad")
-		wantContains(t, "COPY "+src, errorLine(t, r.Stderr), "Dockerfile:2", src)
-		wantNotContains(t, "COPY "+src, r.Stderr, string(hostPasswd), "outside the context\n")
+		testbin.WantContains(t, "COPY "+src, errorLine(t, r.Stderr), "Dockerfile:2", src)
+		testbin.WantNotContains(t, "COPY "+src, r.Stderr, string(hostPasswd), "outside the context\n")
 	}
-	wantEq(t, "images after refused COPYs", strings.Join(e.images(), "\n"), strings.Join(before, "\n"))
+	testbin.WantEq(t, "images after refused COPYs", strings.Join(e.images(), "\n"), strings.Join(before, "\n"))
 
 	// COPY of the whole context copies the links as links.
 	e.buildOK("FROM busybox\nCOPY . /app/\n", "-t", "img")
-	wantEq(t, "links", e.sh("img", "for l in abs-link rel-link dir-link; do readlink /app/$l; done; test -e /app/outside || echo no outside"),
+	testbin.WantEq(t, "links", e.sh("img", "for l in abs-link rel-link dir-link; do readlink /app/$l; done; test -e /app/outside || echo no outside"),
 		"/etc/passwd\n../outside\n/etc\nno outside\n")
 	if got := e.sh("img", "cat /app/abs-link"); got != "root:x:0:0:root:/root:/bin/sh\n" {
 		t.Errorf("/app/abs-link reads %q, want the image's /etc/passwd", got)
@@ -121,7 +123,7 @@ func TestPlatform(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	r := e.buildFail("FROM busybox\nRUN true\n", "--platform", "linux/s390x")
-	wantContains(t, "--platform linux/s390x", errorLine(t, r.Stderr), "linux/s390x")
+	testbin.WantContains(t, "--platform linux/s390x", errorLine(t, r.Stderr), "linux/s390x")
 	host := "linux/" + hostArch()
 	if host != "linux/" {
 		e.buildOK("", "--platform", host)
@@ -160,7 +162,7 @@ func TestKilledBuild(t *testing.T) {
 		}
 	})
 	e.write("Dockerfile", "FROM busybox\nRUN echo started && sleep 37\n")
-	var stderr syncBuffer
+	var stderr testbin.SyncBuffer
 	cmd := e.command(t.Context(), nil, "build", "--progress", "plain", "-t", "killed", ".")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -174,7 +176,7 @@ func TestKilledBuild(t *testing.T) {
 		}
 		return false
 	}
-	if !waitFor(30*time.Second, started) {
+	if !testbin.WaitFor(30*time.Second, started) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatalf("the RUN did not start:\n%s", stderr.String())
@@ -185,23 +187,23 @@ func TestKilledBuild(t *testing.T) {
 	// container stay until the next build, which removes them first.
 	e.write("Dockerfile", "FROM busybox\nRUN echo next > /next\n")
 	e.buildOK("", "-t", "next")
-	if m := mountsUnder(e.base); len(m) > 0 {
+	if m := testbin.MountsUnder(e.base); len(m) > 0 {
 		t.Errorf("the killed build's mounts outlived the next build: %s", strings.Join(m, ", "))
 	}
-	wantEq(t, "next image", e.sh("next", "cat /next"), "next\n")
-	wantContains(t, "system check", e.out("system", "check"), "0 problems")
+	testbin.WantEq(t, "next image", e.sh("next", "cat /next"), "next\n")
+	testbin.WantContains(t, "system check", e.out("system", "check"), "0 problems")
 	if p := sleepers("sleep 37"); len(p) > 0 {
 		t.Errorf("the RUN process of the killed build still runs after the next build: pids %v", p)
 	}
-	wantNotContains(t, "images", strings.Join(e.images(), "\n"), "killed:")
+	testbin.WantNotContains(t, "images", strings.Join(e.images(), "\n"), "killed:")
 }
 
 // sleepers lists the live processes whose command line is exactly args.
 func sleepers(args string) []int {
 	var pids []int
-	for _, p := range liveProcesses() {
-		if strings.TrimSpace(p.args) == args {
-			pids = append(pids, p.pid)
+	for _, p := range testbin.LiveProcesses() {
+		if strings.TrimSpace(p.Args) == args {
+			pids = append(pids, p.PID)
 		}
 	}
 	return pids
@@ -233,8 +235,8 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("build %q: want exit %d, got %s", c.args, c.code, r)
 			continue
 		}
-		wantContains(t, fmt.Sprintf("build %q", c.args), r.Stderr, c.want)
-		wantNotContains(t, fmt.Sprintf("build %q", c.args), r.Stderr, "should not run")
+		testbin.WantContains(t, fmt.Sprintf("build %q", c.args), r.Stderr, c.want)
+		testbin.WantNotContains(t, fmt.Sprintf("build %q", c.args), r.Stderr, "should not run")
 	}
 	r := e.run(strings.NewReader("FROM busybox\n"), nil, "build", "-f", "-", "-")
 	if r.Code != 125 {

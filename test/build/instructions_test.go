@@ -3,6 +3,8 @@ package build
 import (
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // imageCase is one build checked through the image it makes: what a
@@ -41,12 +43,12 @@ func runImageCases(t *testing.T, cases []imageCase) {
 				t.Fatalf("build: %s", r)
 			}
 			if c.script != "" {
-				wantEq(t, "script output", e.sh("img", c.script), c.want)
+				testbin.WantEq(t, "script output", e.sh("img", c.script), c.want)
 			}
 			for field, want := range c.config {
 				wantJSON(t, field, e.config("img", field), want)
 			}
-			wantContains(t, "progress output", r.Stderr, c.stderr...)
+			testbin.WantContains(t, "progress output", r.Stderr, c.stderr...)
 			if c.check != nil {
 				c.check(t, e, r.Stderr)
 			}
@@ -125,8 +127,8 @@ RUN echo "$A|$B|$C|$D|$E" > /envs
 		want:       "proxy=http://proxy.invalid:3128\n",
 		config:     map[string]string{"Env": `[` + pathEnv + `]`},
 		check: func(t *testing.T, e *env, out string) {
-			wantNotContains(t, "history", e.ok("history", "--no-trunc", "img"), "proxy.invalid")
-			wantNotContains(t, "progress output", out, "not consumed")
+			testbin.WantNotContains(t, "history", e.ok("history", "--no-trunc", "img"), "proxy.invalid")
+			testbin.WantNotContains(t, "progress output", out, "not consumed")
 		},
 	}, {
 		name:       "labels",
@@ -136,7 +138,7 @@ RUN echo "$A|$B|$C|$D|$E" > /envs
 		name:       "maintainer",
 		dockerfile: "FROM busybox\nMAINTAINER Jane Doe <jane@example.com>\n",
 		check: func(t *testing.T, e *env, _ string) {
-			wantEq(t, "Author", e.out("inspect", "-f", "{{.Author}}", "img"), "Jane Doe <jane@example.com>")
+			testbin.WantEq(t, "Author", e.out("inspect", "-f", "{{.Author}}", "img"), "Jane Doe <jane@example.com>")
 		},
 	}, {
 		name:       "user-by-name",
@@ -190,36 +192,36 @@ CMD echo from cmd
 		dockerfile: "FROM busybox\nCMD echo hi   there\n",
 		config:     map[string]string{"Cmd": `["/bin/sh","-c","echo hi   there"]`, "Entrypoint": "null"},
 		check: func(t *testing.T, e *env, _ string) {
-			wantEq(t, "run", e.ok("run", "--rm", "img"), "hi there\n")
+			testbin.WantEq(t, "run", e.ok("run", "--rm", "img"), "hi there\n")
 		},
 	}, {
 		name:       "cmd-last-wins",
 		dockerfile: "FROM busybox\nCMD [\"echo\", \"first\"]\nCMD [\"echo\", \"last\"]\n",
 		config:     map[string]string{"Cmd": `["echo","last"]`},
 		check: func(t *testing.T, e *env, _ string) {
-			wantEq(t, "run", e.ok("run", "--rm", "img"), "last\n")
+			testbin.WantEq(t, "run", e.ok("run", "--rm", "img"), "last\n")
 		},
 	}, {
 		name:       "entrypoint-clears-base-cmd",
 		dockerfile: "FROM busybox\nENTRYPOINT [\"echo\", \"ep\"]\n",
 		config:     map[string]string{"Cmd": "null", "Entrypoint": `["echo","ep"]`},
 		check: func(t *testing.T, e *env, _ string) {
-			wantEq(t, "run", e.ok("run", "--rm", "img"), "ep\n")
+			testbin.WantEq(t, "run", e.ok("run", "--rm", "img"), "ep\n")
 		},
 	}, {
 		name:       "entrypoint-with-cmd",
 		dockerfile: "FROM busybox\nENTRYPOINT [\"echo\"]\nCMD [\"a\", \"b\"]\n",
 		config:     map[string]string{"Cmd": `["a","b"]`, "Entrypoint": `["echo"]`},
 		check: func(t *testing.T, e *env, _ string) {
-			wantEq(t, "run", e.ok("run", "--rm", "img"), "a b\n")
-			wantEq(t, "run with args", e.ok("run", "--rm", "img", "c"), "c\n")
+			testbin.WantEq(t, "run", e.ok("run", "--rm", "img"), "a b\n")
+			testbin.WantEq(t, "run with args", e.ok("run", "--rm", "img", "c"), "c\n")
 		},
 	}, {
 		name:       "entrypoint-shell-form-keeps-stage-cmd",
 		dockerfile: "FROM busybox\nCMD [\"x\"]\nENTRYPOINT echo shell form\n",
 		config:     map[string]string{"Cmd": `["x"]`, "Entrypoint": `["/bin/sh","-c","echo shell form"]`},
 		check: func(t *testing.T, e *env, _ string) {
-			wantEq(t, "run", e.ok("run", "--rm", "img"), "shell form\n")
+			testbin.WantEq(t, "run", e.ok("run", "--rm", "img"), "shell form\n")
 		},
 	}, {
 		name:       "run-exec-form",
@@ -265,13 +267,13 @@ func TestOnBuild(t *testing.T) {
 	e.write("trigger.txt", "copied by a trigger\n")
 	e.buildOK("FROM busybox\nONBUILD RUN echo triggered > /t\nONBUILD COPY trigger.txt /\nRUN test ! -e /t\n", "-t", "parent")
 	wantJSON(t, "parent OnBuild", e.config("parent", "OnBuild"), `["RUN echo triggered > /t","COPY trigger.txt /"]`)
-	wantEq(t, "parent has no /t", e.sh("parent", "test -e /t && echo yes || echo no"), "no\n")
+	testbin.WantEq(t, "parent has no /t", e.sh("parent", "test -e /t && echo yes || echo no"), "no\n")
 	e.write("child.Dockerfile", "FROM parent\nRUN cat /t /trigger.txt > /both\n")
 	r, _ := e.build(build{args: []string{"-f", "child.Dockerfile", "-t", "child", "."}})
 	if r.Code != 0 {
 		t.Fatalf("child build: %s", r)
 	}
-	wantEq(t, "child files", e.sh("child", "cat /both"), "triggered\ncopied by a trigger\n")
+	testbin.WantEq(t, "child files", e.sh("child", "cat /both"), "triggered\ncopied by a trigger\n")
 	if got := e.config("child", "OnBuild"); got != "null" && got != "[]" {
 		t.Errorf("child OnBuild = %s, want it empty", got)
 	}

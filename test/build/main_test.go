@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,114 +26,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "strata-build-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	if strataBin, err = findBinary(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "build:", err)
-		return 1
-	}
-	if _, err := os.Stat("/bin/busybox"); err == nil {
-		if busyboxTar, err = makeBusyboxTar(tmp); err != nil {
-			fmt.Fprintln(os.Stderr, "build: busybox rootfs:", err)
-			return 1
-		}
-	}
-	return m.Run()
-}
-
-// findBinary returns $STRATA_BIN or builds the module's strata into dir, so
-// the tests always run the code they sit next to.
-func findBinary(dir string) (string, error) {
-	if b := os.Getenv("STRATA_BIN"); b != "" {
-		return filepath.Abs(b)
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
-	b := filepath.Join(dir, "strata")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", b, "./cmd/strata")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return b, nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// makeBusyboxTar builds a busybox root filesystem with root as its only
-// user: /bin with busybox and its applets, /etc/passwd and /etc/group,
-// /root, /home and a sticky /tmp.
-func makeBusyboxTar(dir string) (string, error) {
-	rootfs := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "etc", "root", "home"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			return "", err
-		}
-	}
-	if err := os.Mkdir(filepath.Join(rootfs, "tmp"), 0o755); err != nil {
-		return "", err
-	}
-	if err := os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
-		return "", err
-	}
-	data, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), data, 0o755); err != nil {
-		return "", err
-	}
-	list, err := exec.Command("/bin/busybox", "--list").Output()
-	if err != nil {
-		return "", err
-	}
-	for _, app := range strings.Fields(string(list)) {
-		if app != "busybox" {
-			if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", app)); err != nil {
-				return "", err
-			}
-		}
-	}
-	files := map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
-		"etc/group":  "root:x:0:\n",
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(rootfs, name), []byte(body), 0o644); err != nil {
-			return "", err
-		}
-	}
-	tarPath := filepath.Join(dir, "busybox.tar")
-	if out, err := exec.Command("tar", "-C", rootfs, "-cf", tarPath, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("tar: %w: %s", err, out)
-	}
-	return tarPath, nil
+	os.Exit(testbin.Main(m, "build", func(bin, tar string) { strataBin, busyboxTar = bin, tar }))
 }
 
 // requireBuild skips the test unless builds with RUN steps can run here.
@@ -326,60 +217,15 @@ func (e *env) config(img, field string) string {
 // write puts a file in the context directory and returns its path.
 func (e *env) write(name, body string) string {
 	e.t.Helper()
-	return writeFile(e.t, filepath.Join(e.dir, name), body)
-}
-
-func writeFile(t *testing.T, p, body string) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testbin.WriteFile(e.t, filepath.Join(e.dir, name), body)
 }
 
 // images lists `images --no-trunc` as "REPO:TAG ID" lines, sorted.
 func (e *env) images() []string {
 	e.t.Helper()
-	l := lines(e.ok("images", "-a", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"))
+	l := testbin.Lines(e.ok("images", "-a", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"))
 	slices.Sort(l)
 	return l
-}
-
-// lines splits output into lines without the final newline.
-func lines(s string) []string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
-func wantEq(t *testing.T, what, got, want string) {
-	t.Helper()
-	if got != want {
-		t.Errorf("%s:\n got: %q\nwant: %q", what, got, want)
-	}
-}
-
-func wantContains(t *testing.T, what, got string, subs ...string) {
-	t.Helper()
-	for _, s := range subs {
-		if !strings.Contains(got, s) {
-			t.Errorf("%s: %q does not contain %q", what, got, s)
-		}
-	}
-}
-
-func wantNotContains(t *testing.T, what, got string, subs ...string) {
-	t.Helper()
-	for _, s := range subs {
-		if strings.Contains(got, s) {
-			t.Errorf("%s: %q contains %q", what, got, s)
-		}
-	}
 }
 
 // wantJSON compares two JSON texts by value.
@@ -398,24 +244,6 @@ func wantJSON(t *testing.T, what, got, want string) {
 	if !bytes.Equal(gb, wb) {
 		t.Errorf("%s:\n got: %s\nwant: %s", what, gb, wb)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // readFile returns a file's content; it must exist.

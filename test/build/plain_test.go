@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // vertex is one step of plain progress output.
@@ -34,7 +36,7 @@ func parsePlain(t *testing.T, out string) []*vertex {
 	t.Helper()
 	byID := map[string]*vertex{}
 	var order []*vertex
-	for _, line := range lines(out) {
+	for _, line := range testbin.Lines(out) {
 		if !strings.HasPrefix(line, "#") {
 			continue
 		}

@@ -1,13 +1,13 @@
 package build
 
 import (
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestRegistryImage builds the "registry" image from deploy/registry (what
@@ -16,7 +16,7 @@ import (
 func TestRegistryImage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	root, err := moduleRoot()
+	root, err := testbin.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,11 +34,11 @@ func TestRegistryImage(t *testing.T) {
 	e.buildOK(string(df), "-t", "registry")
 	wantJSON(t, "Entrypoint", e.config("registry", "Entrypoint"), `["/bin/strata","registry","serve"]`)
 
-	port := freePort(t)
+	port := itoa(testbin.FreePort(t, "127.0.0.1"))
 	data := filepath.Join(e.base, "xx")
 	e.ok("run", "-d", "-p", "127.0.0.1:"+port+":5000", "--restart=always", "-v", data+":/var/lib/registry", "--name", "registry", "registry")
 	t.Cleanup(func() { e.exec("rm", "-f", "registry") })
-	if !waitFor(20*time.Second, func() bool {
+	if !testbin.WaitFor(20*time.Second, func() bool {
 		resp, err := http.Get("http://127.0.0.1:" + port + "/v2/")
 		if err != nil {
 			return false
@@ -50,18 +50,8 @@ func TestRegistryImage(t *testing.T) {
 	}
 	target := "127.0.0.1:" + port + "/seed/busybox:1"
 	e.ok("tag", "busybox", target)
-	wantContains(t, "push to the registry container", e.ok("push", target), "1: digest: sha256:")
+	testbin.WantContains(t, "push to the registry container", e.ok("push", target), "1: digest: sha256:")
 	if _, err := os.Stat(filepath.Join(data, "content", "blobs", "sha256")); err != nil {
 		t.Fatalf("the registry did not store under the volume: %v", err)
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

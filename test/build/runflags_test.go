@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestRunNetwork checks --network none, host and the default (a network
@@ -41,10 +42,10 @@ func TestRunNetwork(t *testing.T) {
 		{"default", "eth0\nlo\n"},
 	} {
 		e.buildOK(df, "--network", c.mode, "--no-cache", "-t", "net-"+c.mode)
-		wantEq(t, "interfaces of a RUN with --network "+c.mode, e.sh("net-"+c.mode, "cat /links"), c.want)
+		testbin.WantEq(t, "interfaces of a RUN with --network "+c.mode, e.sh("net-"+c.mode, "cat /links"), c.want)
 	}
 	r := e.buildFail("FROM busybox\nRUN wget -q -T 2 -O /dev/null http://192.0.2.1/ || exit 4\n", "--network", "none")
-	wantContains(t, "wget with --network none", errorLine(t, r.Stderr), "exit code: 4")
+	testbin.WantContains(t, "wget with --network none", errorLine(t, r.Stderr), "exit code: 4")
 	r, _ = e.build(build{args: []string{"--network", "bogus", "."}})
 	if r.Code != 125 {
 		t.Errorf("--network bogus: want exit 125, got %s", r)
@@ -58,12 +59,12 @@ func TestRunCacheMount(t *testing.T) {
 	e := newEnv(t)
 	df := "FROM busybox\nRUN --mount=type=cache,target=/cache echo run >> /cache/log && cat /cache/log > /seen && ls /cache > /listing\n"
 	e.buildOK(df, "-t", "c1")
-	wantEq(t, "first build", e.sh("c1", "cat /seen"), "run\n")
+	testbin.WantEq(t, "first build", e.sh("c1", "cat /seen"), "run\n")
 	e.buildOK(df, "-t", "c2", "--no-cache")
-	wantEq(t, "second build", e.sh("c2", "cat /seen; cat /listing; ls -A /cache 2>/dev/null | wc -l"), "run\nrun\nlog\n0\n")
+	testbin.WantEq(t, "second build", e.sh("c2", "cat /seen; cat /listing; ls -A /cache 2>/dev/null | wc -l"), "run\nrun\nlog\n0\n")
 	// A cache mount with another id starts empty.
 	e.buildOK(strings.Replace(df, "target=/cache", "target=/cache,id=other", 1), "-t", "c3")
-	wantEq(t, "cache with another id", e.sh("c3", "cat /seen"), "run\n")
+	testbin.WantEq(t, "cache with another id", e.sh("c3", "cat /seen"), "run\n")
 }
 
 // TestRunSecretMount checks that a secret is readable at /run/secrets/ID
@@ -74,7 +75,7 @@ func TestRunSecretMount(t *testing.T) {
 	e := newEnv(t)
 	const secret = "s3cr3t-VALUE-9f1c2"
 	const envSecret = "env-s3cr3t-77ab1"
-	file := writeFile(t, filepath.Join(e.base, "token.txt"), secret)
+	file := testbin.WriteFile(t, filepath.Join(e.base, "token.txt"), secret)
 	sum := sha256.Sum256([]byte(envSecret))
 	df := "FROM busybox\n" +
 		"RUN --mount=type=secret,id=tok sha256sum /run/secrets/tok | cut -c1-64 > /tok.sum && wc -c < /run/secrets/tok > /tok.len\n" +
@@ -87,7 +88,7 @@ func TestRunSecretMount(t *testing.T) {
 		t.Fatalf("build with an env secret: %s", r)
 	}
 	fileSum := sha256.Sum256([]byte(secret))
-	wantEq(t, "what the RUN steps read", e.sh("img", "cat /tok.sum /tok.len /envtok.sum; test -e /run/secrets/tok || echo gone; test -e /etc/envtok || echo gone"),
+	testbin.WantEq(t, "what the RUN steps read", e.sh("img", "cat /tok.sum /tok.len /envtok.sum; test -e /run/secrets/tok || echo gone; test -e /etc/envtok || echo gone"),
 		hex.EncodeToString(fileSum[:])+"\n"+itoa(len(secret))+"\n"+hex.EncodeToString(sum[:])+"\ngone\ngone\n")
 
 	var saved, saveErr bytes.Buffer
@@ -105,8 +106,8 @@ func TestRunSecretMount(t *testing.T) {
 			t.Errorf("the secret %q is in the saved image", s)
 		}
 	}
-	wantNotContains(t, "history", e.ok("history", "--no-trunc", "img"), secret, envSecret)
-	wantNotContains(t, "progress", r.Stderr, secret, envSecret)
+	testbin.WantNotContains(t, "history", e.ok("history", "--no-trunc", "img"), secret, envSecret)
+	testbin.WantNotContains(t, "progress", r.Stderr, secret, envSecret)
 }
 
 // searchSaved reports which needles occur in a saved image: in the tar or
@@ -179,15 +180,15 @@ func TestRunBindAndTmpfsMounts(t *testing.T) {
 		"RUN --mount=type=bind,from=busybox,source=/etc,target=/other cat /other/passwd > /from-image\n" +
 		"RUN --mount=type=tmpfs,target=/t grep ' /t ' /proc/mounts | cut -d' ' -f3 > /fstype && echo x > /t/file\n"
 	e.buildOK(df, "-t", "img")
-	wantEq(t, "mounts", e.sh("img", "cat /bound /ro /single /from-image /fstype; ls -A /x /other /t /etc/single.txt 2>/dev/null | wc -l"),
+	testbin.WantEq(t, "mounts", e.sh("img", "cat /bound /ro /single /from-image /fstype; ls -A /x /other /t /etc/single.txt 2>/dev/null | wc -l"),
 		"bound data\nread-only\nsingle file\nroot:x:0:0:root:/root:/bin/sh\ntmpfs\n0\n")
 
 	r := e.buildFail("FROM busybox\nRUN --mount=type=bind,source=data,target=/x echo no > /x/new\n")
-	wantContains(t, "write to a read-only bind mount", errorLine(t, r.Stderr), "Dockerfile:2", "exit code: 1")
-	wantContains(t, "write to a read-only bind mount", r.Stderr, "Read-only file system")
+	testbin.WantContains(t, "write to a read-only bind mount", errorLine(t, r.Stderr), "Dockerfile:2", "exit code: 1")
+	testbin.WantContains(t, "write to a read-only bind mount", r.Stderr, "Read-only file system")
 
 	e.buildOK("FROM busybox\nRUN --mount=type=bind,source=data,target=/rw,rw echo scratch > /rw/new && cat /rw/new > /rwseen\n", "-t", "rw")
-	wantEq(t, "rw bind mount", e.sh("rw", "cat /rwseen; test -e /rw || echo gone"), "scratch\ngone\n")
+	testbin.WantEq(t, "rw bind mount", e.sh("rw", "cat /rwseen; test -e /rw || echo gone"), "scratch\ngone\n")
 	if _, err := os.Stat(filepath.Join(e.dir, "data", "new")); err == nil {
 		t.Errorf("a rw bind mount wrote to the context")
 	}
@@ -205,12 +206,12 @@ func TestQuietIidfileLabel(t *testing.T) {
 		t.Fatalf("build -q: %s", r)
 	}
 	id := readFile(t, iid)
-	wantEq(t, "stdout of build -q", r.Stdout, id+"\n")
-	wantEq(t, "stderr of build -q", r.Stderr, "")
+	testbin.WantEq(t, "stdout of build -q", r.Stdout, id+"\n")
+	testbin.WantEq(t, "stderr of build -q", r.Stderr, "")
 	if !strings.HasPrefix(id, "sha256:") || len(id) != 71 {
 		t.Fatalf("--iidfile holds %q", id)
 	}
-	wantEq(t, "image ID of the tag", e.out("inspect", "-f", "{{.Id}}", "q"), id)
+	testbin.WantEq(t, "image ID of the tag", e.out("inspect", "-f", "{{.Id}}", "q"), id)
 	wantJSON(t, "Labels", e.config("q", "Labels"), `{"from.file":"1","both":"cli","cli.only":"yes"}`)
 
 	r = e.run(nil, nil, "build", "--progress", "quiet", "-t", "q2", ".")

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestSeedScratchHello builds the smallest useful image: a static Go
@@ -15,9 +17,9 @@ func TestSeedScratchHello(t *testing.T) {
 	t.Parallel()
 	requireTool(t, "go")
 	e := newEnv(t)
-	src := writeFile(t, filepath.Join(e.base, "hello", "main.go"),
+	src := testbin.WriteFile(t, filepath.Join(e.base, "hello", "main.go"),
 		"package main\n\nimport \"os\"\n\nfunc main() { os.Stdout.WriteString(\"hello from a scratch image\\n\") }\n")
-	writeFile(t, filepath.Join(e.base, "hello", "go.mod"), "module hello\n\ngo 1.21\n")
+	testbin.WriteFile(t, filepath.Join(e.base, "hello", "go.mod"), "module hello\n\ngo 1.21\n")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(e.dir, "hello"), ".")
 	cmd.Dir = filepath.Dir(src)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
@@ -25,10 +27,10 @@ func TestSeedScratchHello(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	id, _ := e.buildOK("FROM scratch\nCOPY hello /\nCMD [\"/hello\"]\n", "-t", "hello")
-	wantEq(t, "run --rm hello", e.ok("run", "--rm", "hello"), "hello from a scratch image\n")
-	wantEq(t, "image ID of the tag", e.out("inspect", "-f", "{{.Id}}", "hello"), id)
+	testbin.WantEq(t, "run --rm hello", e.ok("run", "--rm", "hello"), "hello from a scratch image\n")
+	testbin.WantEq(t, "image ID of the tag", e.out("inspect", "-f", "{{.Id}}", "hello"), id)
 	wantJSON(t, "Cmd", e.config("hello", "Cmd"), `["/hello"]`)
-	wantEq(t, "layers", e.out("inspect", "-f", "{{len .RootFS.Layers}}", "hello"), "1")
+	testbin.WantEq(t, "layers", e.out("inspect", "-f", "{{len .RootFS.Layers}}", "hello"), "1")
 }
 
 // supervisordDockerfile is the classic Node.js/supervisord example of
@@ -77,17 +79,17 @@ func TestSeedSupervisord(t *testing.T) {
 		`{"maintainer":"anna@example.com","rating":"Five stars","class":"First Class"}`)
 	wantJSON(t, "Env", e.config("app", "Env"),
 		`["PATH=/usr/sbin:/usr/bin:/sbin:/bin","API=/data/app","SCPATH=/etc/supervisor/conf.d"]`)
-	wantEq(t, "WorkingDir", e.config("app", "WorkingDir"), `"/data/app"`)
-	wantEq(t, "User", e.config("app", "User"), `"root"`)
+	testbin.WantEq(t, "WorkingDir", e.config("app", "WorkingDir"), `"/data/app"`)
+	testbin.WantEq(t, "User", e.config("app", "User"), `"root"`)
 	wantJSON(t, "Cmd", e.config("app", "Cmd"), `["supervisord","-n"]`)
-	wantEq(t, "files", e.sh("app", "pwd; cat files.txt; cat /etc/supervisor/conf.d/app.conf; test -d /var/log/supervisor && echo logdir"),
+	testbin.WantEq(t, "files", e.sh("app", "pwd; cat files.txt; cat /etc/supervisor/conf.d/app.conf; test -d /var/log/supervisor && echo logdir"),
 		"/data/app\napp.js\nfiles.txt\npackage.json\n[program:app]\ncommand=node /data/app/app.js\nlogdir\n")
 
 	_, out := e.buildOK("", "--build-arg", "email=ops@example.org", "-t", "app2")
 	wantJSON(t, "Labels with --build-arg email", e.config("app2", "Labels"),
 		`{"maintainer":"ops@example.org","rating":"Five stars","class":"First Class"}`)
 	// The first LABEL changes, so it and every step after it rerun.
-	wantEq(t, "cache with a new email", cacheReport(t, out),
+	testbin.WantEq(t, "cache with a new email", cacheReport(t, out),
 		"C ARG email=\"anna@example.com\"\n- LABEL \"maintainer\"=$email\n- LABEL \"rating\"=\"Five stars\" \"class\"=\"First Class\"\n"+
 			"- USER root\n- ENV API /data/app\n- ENV SCPATH /etc/supervisor/conf.d\n"+
 			"- RUN mkdir -p $API $SCPATH /var/log/supervisor\n- COPY ./supervisord/conf.d/* $SCPATH/\n"+
@@ -102,11 +104,11 @@ func TestSeedHistory(t *testing.T) {
 	e := newEnv(t)
 	supervisordContext(e)
 	e.buildOK(supervisordDockerfile, "-t", "app")
-	hist := lines(e.ok("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "app"))
+	hist := testbin.Lines(e.ok("history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "app"))
 	if len(hist) < 12 {
 		t.Fatalf("history has %d lines, want the 12 steps and the base:\n%s", len(hist), strings.Join(hist, "\n"))
 	}
-	wantEq(t, "newest history line", hist[0], `/bin/sh -c #(nop)  CMD ["supervisord","-n"]|0B`)
+	testbin.WantEq(t, "newest history line", hist[0], `/bin/sh -c #(nop)  CMD ["supervisord","-n"]|0B`)
 	want := []*regexp.Regexp{
 		regexp.MustCompile(`^(\|1 email=anna@example.com )?/bin/sh -c ls > files.txt\|`),
 		regexp.MustCompile(`^/bin/sh -c #\(nop\) WORKDIR /data/app\|`),

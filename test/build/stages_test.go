@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestTarget checks that --target builds the stages the target needs and
@@ -26,15 +28,15 @@ COPY --from=dev /dev-file /
 RUN exit 9
 `
 	_, out := e.buildOK(df, "--target", "dev", "-t", "dev")
-	wantEq(t, "dev image", e.sh("dev", "cat /base /dev-file"), "base\ndev\n")
-	wantNotContains(t, "progress of --target dev", out, "RUN false", "RUN exit 7", "RUN exit 9", "COPY --from=dev")
-	wantEq(t, "steps of --target dev", cacheReport(t, out), "- RUN echo base > /base\n- RUN echo dev > /dev-file\n")
+	testbin.WantEq(t, "dev image", e.sh("dev", "cat /base /dev-file"), "base\ndev\n")
+	testbin.WantNotContains(t, "progress of --target dev", out, "RUN false", "RUN exit 7", "RUN exit 9", "COPY --from=dev")
+	testbin.WantEq(t, "steps of --target dev", cacheReport(t, out), "- RUN echo base > /base\n- RUN echo dev > /dev-file\n")
 
 	r := e.buildFail("", "--target", "nosuchstage")
-	wantContains(t, "unknown target", r.Stderr, "nosuchstage")
+	testbin.WantContains(t, "unknown target", r.Stderr, "nosuchstage")
 	r = e.buildFail("", "--target", "final")
-	wantContains(t, "--target final", r.Stderr, "RUN exit 9", "exit code: 9")
-	wantNotContains(t, "--target final", r.Stderr, "RUN false", "RUN exit 7")
+	testbin.WantContains(t, "--target final", r.Stderr, "RUN exit 9", "exit code: 9")
+	testbin.WantNotContains(t, "--target final", r.Stderr, "RUN false", "RUN exit 7")
 }
 
 // TestParallelStages checks that stages that do not depend on each other

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // writeHtpasswd writes users (name -> password) as bcrypt htpasswd lines.
@@ -24,7 +26,7 @@ func writeHtpasswd(t *testing.T, path string, users map[string]string) string {
 		}
 		b.WriteString(u + ":" + string(h) + "\n")
 	}
-	return writeFile(t, path, b.String())
+	return testbin.WriteFile(t, path, b.String())
 }
 
 // auths returns the "auths" entries of the sandbox's config.json.
@@ -135,7 +137,7 @@ func TestAuthHtpasswd(t *testing.T) {
 
 	// Logout removes the entry; push is refused again.
 	out := s.ok("logout", host)
-	wantContains(t, "logout", out, "Removing login credentials for "+host)
+	testbin.WantContains(t, "logout", out, "Removing login credentials for "+host)
 	if _, ok := s.auths()[host]; ok {
 		t.Errorf("logout left the auths entry for %s", host)
 	}
@@ -157,7 +159,7 @@ func TestAuthAccessRules(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	htpasswd := writeHtpasswd(t, filepath.Join(dir, "htpasswd"), map[string]string{"alice": "a-pass", "bob": "b-pass"})
-	conf := writeFile(t, filepath.Join(dir, "registry.yml"), `storage:
+	conf := testbin.WriteFile(t, filepath.Join(dir, "registry.yml"), `storage:
   filesystem:
     root: `+filepath.Join(dir, "store")+`
 auth:
@@ -228,5 +230,5 @@ func (s *sandbox) searchNames(term string) ([]string, bool) {
 		s.t.Errorf("search %s as a logged-in user: %s", term, r)
 		return nil, false
 	}
-	return sorted(lines(r.Stdout)), true
+	return sorted(testbin.Lines(r.Stdout)), true
 }

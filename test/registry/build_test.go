@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // buildImage builds a Dockerfile in a fresh context holding files (name ->
@@ -21,7 +23,7 @@ func (s *sandbox) buildImage(tag, dockerfile string, files map[string][]byte) st
 			s.t.Fatal(err)
 		}
 	}
-	writeFile(s.t, filepath.Join(ctx, "Dockerfile"), dockerfile)
+	testbin.WriteFile(s.t, filepath.Join(ctx, "Dockerfile"), dockerfile)
 	id := strings.TrimSpace(s.ok("build", "-q", "-t", tag, ctx))
 	if !strings.HasPrefix(id, "sha256:") {
 		s.t.Fatalf("build -q printed %q, want an image ID", id)

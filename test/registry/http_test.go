@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // apiError is the first error of a distribution-spec error body.
@@ -67,7 +69,7 @@ func TestHTTPBadInput(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "store")
-	conf := writeFile(t, filepath.Join(dir, "registry.yml"), fmt.Sprintf(`storage:
+	conf := testbin.WriteFile(t, filepath.Join(dir, "registry.yml"), fmt.Sprintf(`storage:
   filesystem:
     root: %s
 limits:

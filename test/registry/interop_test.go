@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // skopeoInfo is the part of `skopeo inspect` the tests read.
@@ -97,7 +99,7 @@ func TestCNCFRoundTrip(t *testing.T) {
 	}
 	resp.Body.Close()
 	r := s.withRoot("gone").fail(1, "pull", ref)
-	wantContains(t, "pull of a deleted manifest", strings.ToLower(r.Stderr), "not found")
+	testbin.WantContains(t, "pull of a deleted manifest", strings.ToLower(r.Stderr), "not found")
 }
 
 // TestCraneInterop drives strata's registry with crane, and moves images
@@ -130,7 +132,7 @@ func TestCraneInterop(t *testing.T) {
 		t.Errorf("crane manifest bytes hash to %s, want %s", digestOf([]byte(manifest)), dg)
 	}
 	s.crane("copy", host+"/crane/bb:v1", host+"/copy/bb:v2")
-	if got := s.crane("catalog", host); !slices.Equal(lines(got), []string{"copy/bb", "crane/bb"}) {
+	if got := s.crane("catalog", host); !slices.Equal(testbin.Lines(got), []string{"copy/bb", "crane/bb"}) {
 		t.Errorf("crane catalog: %q", got)
 	}
 
@@ -168,7 +170,7 @@ func TestCraneInterop(t *testing.T) {
 		t.Errorf("crane ls after crane delete: %q", got)
 	}
 	r := s.withRoot("gone").fail(1, "pull", host+"/copy/bb:v2")
-	wantContains(t, "pull after crane delete", strings.ToLower(r.Stderr), "not found")
+	testbin.WantContains(t, "pull after crane delete", strings.ToLower(r.Stderr), "not found")
 	if _, _, code := manifestOf(t, reg.url(), "crane/bb", "v1"); code != http.StatusOK {
 		t.Errorf("deleting copy/bb's manifest broke crane/bb:v1: %d", code)
 	}

@@ -2,8 +2,6 @@ package registry
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -23,101 +21,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "strata-registry-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "registry:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	if strataBin, err = findBinary(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "registry:", err)
-		return 1
-	}
-	if _, err := os.Stat("/bin/busybox"); err == nil {
-		if busyboxTar, err = makeBusyboxTar(tmp); err != nil {
-			fmt.Fprintln(os.Stderr, "registry: busybox rootfs:", err)
-			return 1
-		}
-	}
-	return m.Run()
-}
-
-// findBinary returns $STRATA_BIN or builds the module's strata into dir, so
-// the tests always run the code they sit next to.
-func findBinary(dir string) (string, error) {
-	if b := os.Getenv("STRATA_BIN"); b != "" {
-		return filepath.Abs(b)
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
-	b := filepath.Join(dir, "strata")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", b, "./cmd/strata")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return b, nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// makeBusyboxTar builds a root filesystem of /bin/busybox with its applets
-// and an /etc/passwd.
-func makeBusyboxTar(dir string) (string, error) {
-	rootfs := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "etc", "root"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			return "", err
-		}
-	}
-	data, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), data, 0o755); err != nil {
-		return "", err
-	}
-	list, err := exec.Command("/bin/busybox", "--list").Output()
-	if err != nil {
-		return "", err
-	}
-	for _, app := range strings.Fields(string(list)) {
-		if app != "busybox" {
-			if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", app)); err != nil {
-				return "", err
-			}
-		}
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644); err != nil {
-		return "", err
-	}
-	tarPath := filepath.Join(dir, "busybox.tar")
-	if out, err := exec.Command("tar", "-C", rootfs, "-cf", tarPath, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("tar: %w: %s", err, out)
-	}
-	return tarPath, nil
+	os.Exit(testbin.Main(m, "registry", func(bin, tar string) { strataBin, busyboxTar = bin, tar }))
 }
 
 // requireBusybox skips the test unless the busybox rootfs could be made.
@@ -147,7 +51,7 @@ func newSandbox(t *testing.T) *sandbox {
 	if err := os.MkdirAll(filepath.Join(s.home, ".docker"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, s.conf, "{}")
+	testbin.WriteFile(t, s.conf, "{}")
 	return s
 }
 
@@ -242,43 +146,5 @@ func (s *sandbox) checkClean() {
 	out := s.ok("system", "check")
 	if !strings.Contains(out, " 0 problems") {
 		s.t.Fatalf("system check: %s", out)
-	}
-}
-
-func writeFile(t *testing.T, p, body string) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// lines splits output into lines without the final newline.
-func lines(s string) []string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
-func wantContains(t *testing.T, what, got string, subs ...string) {
-	t.Helper()
-	for _, sub := range subs {
-		if !strings.Contains(got, sub) {
-			t.Errorf("%s: %q does not contain %q", what, got, sub)
-		}
-	}
-}
-
-func wantNotContains(t *testing.T, what, got string, subs ...string) {
-	t.Helper()
-	for _, sub := range subs {
-		if strings.Contains(got, sub) {
-			t.Errorf("%s: %q contains %q", what, got, sub)
-		}
 	}
 }

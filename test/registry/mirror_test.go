@@ -3,6 +3,8 @@ package registry
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestPullThroughMirror pulls a Docker Hub name through a registry mirror
@@ -18,7 +20,7 @@ func TestPullThroughMirror(t *testing.T) {
 
 	p := s.withRoot("pulled")
 	conf, _ := json.Marshal(map[string][]string{"registry-mirrors": {"http://" + reg.addr}})
-	writeFile(t, p.conf, string(conf))
+	testbin.WriteFile(t, p.conf, string(conf))
 	m := reg.mark()
 	pull := parsePull(t, p.ok("pull", "mirrored:v1"))
 	if pull.digest != push.digest || pull.name != "docker.io/library/mirrored:v1" || pull.final != "Downloaded newer image for mirrored:v1" {

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // writeBigLayer writes an uncompressed layer tar holding one file of size
@@ -186,7 +188,7 @@ func killWhenStalled(t *testing.T, s *sandbox, stalled <-chan struct{}, args ...
 	t.Helper()
 	cmd := exec.Command(strataBin, append([]string{"--root", s.root}, args...)...)
 	cmd.Env = s.environ()
-	var out syncBuffer
+	var out testbin.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -294,7 +296,7 @@ func TestPushAfterKill(t *testing.T) {
 	store := filepath.Join(dir, "store")
 	reg := startRegistry(t, dir, registryOpts{noRoot: true, args: []string{"--root", store}})
 	// The collector's configuration: every upload session has expired.
-	gcConf := writeFile(t, filepath.Join(dir, "gc.yml"), `storage:
+	gcConf := testbin.WriteFile(t, filepath.Join(dir, "gc.yml"), `storage:
   filesystem:
     root: `+store+`
 gc:

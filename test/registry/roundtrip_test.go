@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // pushResult is what `strata push` printed, parsed.
@@ -25,7 +27,7 @@ var pushDigestLine = regexp.MustCompile(`^(\S+): digest: (sha256:[0-9a-f]{64}) s
 func parsePush(t *testing.T, out string) pushResult {
 	t.Helper()
 	r := pushResult{status: map[string]string{}}
-	ls := lines(out)
+	ls := testbin.Lines(out)
 	if len(ls) < 2 {
 		t.Fatalf("push printed too little:\n%s", out)
 	}
@@ -71,7 +73,7 @@ type pullResult struct {
 func parsePull(t *testing.T, out string) pullResult {
 	t.Helper()
 	r := pullResult{status: map[string]string{}}
-	ls := lines(out)
+	ls := testbin.Lines(out)
 	if len(ls) < 4 {
 		t.Fatalf("pull printed too little:\n%s", out)
 	}
@@ -221,7 +223,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 	if rows != host+"/app v1 "+first.digest {
 		t.Errorf("images --digests: %q, want %q", rows, host+"/app v1 "+first.digest)
 	}
-	table := lines(p.ok("images", "--digests"))
+	table := testbin.Lines(p.ok("images", "--digests"))
 	if len(table) != 2 || !strings.Contains(table[0], "DIGEST") || !strings.Contains(table[1], first.digest) {
 		t.Errorf("images --digests table:\n%s", strings.Join(table, "\n"))
 	}
@@ -280,7 +282,7 @@ func TestPullByDigest(t *testing.T) {
 	// A digest the registry does not have fails.
 	missing := reg.addr + "/bydigest/img@sha256:" + strings.Repeat("0", 64)
 	r := p.fail(1, "pull", missing)
-	wantContains(t, "pull of a missing digest", strings.ToLower(r.Stderr), "not found")
+	testbin.WantContains(t, "pull of a missing digest", strings.ToLower(r.Stderr), "not found")
 	// -q prints the name only.
 	q := s.withRoot("quiet")
 	if got := q.out("pull", "-q", byDigest); got != byDigest {
@@ -306,7 +308,7 @@ func TestPullAllTags(t *testing.T) {
 	p := s.withRoot("pulled")
 	out = p.ok("pull", "--all-tags", repo)
 	// Docker prints one status for the repository, after every tag.
-	ls := lines(out)
+	ls := testbin.Lines(out)
 	if len(ls) < 2 || ls[len(ls)-2] != "Status: Downloaded newer image for "+repo || ls[len(ls)-1] != repo {
 		t.Errorf("pull --all-tags does not end with the repository's status and name:\n%s", out)
 	}
@@ -315,7 +317,7 @@ func TestPullAllTags(t *testing.T) {
 	}
 	got := p.out("images", "--format", "{{.Tag}} {{.ID}}", repo)
 	want := strings.Join([]string{"a " + short(idA), "b " + short(idB), "c " + short(idA)}, "\n")
-	if strings.Join(sorted(lines(got)), "\n") != want {
+	if strings.Join(sorted(testbin.Lines(got)), "\n") != want {
 		t.Errorf("images after pull --all-tags:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -343,7 +345,7 @@ func TestPullPlatform(t *testing.T) {
 	// A platform the index lacks is an error, and nothing is stored.
 	none := s.withRoot("none")
 	r := none.fail(1, "pull", "--platform", "linux/s390x", ref)
-	wantContains(t, "pull --platform linux/s390x", r.Stderr, "linux/s390x")
+	testbin.WantContains(t, "pull --platform linux/s390x", r.Stderr, "linux/s390x")
 	if got := none.out("images", "-q"); got != "" {
 		t.Errorf("a failed pull left images: %q", got)
 	}

@@ -30,7 +30,7 @@ func TestSearch(t *testing.T) {
 	s := newSandbox(t)
 	host := reg.addr
 
-	table := lines(s.ok("search", host+"/alpha"))
+	table := testbin.Lines(s.ok("search", host+"/alpha"))
 	if len(table) != 3 {
 		t.Fatalf("search alpha: want a header and 2 rows, got:\n%s", strings.Join(table, "\n"))
 	}
@@ -57,10 +57,10 @@ func TestSearch(t *testing.T) {
 		}
 	}
 
-	if got := lines(s.ok("search", "--format", "{{.Name}}", host+"/search")); !slices.Equal(sorted(got), []string{"search/alpha", "search/beta"}) {
+	if got := testbin.Lines(s.ok("search", "--format", "{{.Name}}", host+"/search")); !slices.Equal(sorted(got), []string{"search/alpha", "search/beta"}) {
 		t.Errorf("search --format {{.Name}} search: %v", got)
 	}
-	if got := lines(s.ok("search", "--limit", "1", "--format", "{{.Name}}", host+"/a")); len(got) != 1 {
+	if got := testbin.Lines(s.ok("search", "--limit", "1", "--format", "{{.Name}}", host+"/a")); len(got) != 1 {
 		t.Errorf("search --limit 1: %v", got)
 	}
 	if got := s.ok("search", "--filter", "stars=1", "--format", "{{.Name}}", host+"/alpha"); got != "" {
@@ -69,11 +69,11 @@ func TestSearch(t *testing.T) {
 	if got := s.ok("search", "--filter", "is-official=false", "--format", "{{.Name}}:{{.StarCount}}:{{.IsOfficial}}", host+"/gamma"); got != "gamma:0:false\n" {
 		t.Errorf("search --filter is-official=false gamma: %q", got)
 	}
-	if got := lines(s.ok("search", host+"/nothing-like-this")); len(got) != 1 {
+	if got := testbin.Lines(s.ok("search", host+"/nothing-like-this")); len(got) != 1 {
 		t.Errorf("search for nothing: %q, want the header only", got)
 	}
 	r := s.fail(1, "search", "--limit", "0", host+"/alpha")
-	wantContains(t, "search --limit 0", r.Stderr, "limit 0 is outside the range of [1, 100]")
+	testbin.WantContains(t, "search --limit 0", r.Stderr, "limit 0 is outside the range of [1, 100]")
 }
 
 func sorted(l []string) []string {
@@ -128,7 +128,7 @@ func TestRegistryGC(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "store")
-	conf := writeFile(t, filepath.Join(dir, "registry.yml"), fmt.Sprintf(`storage:
+	conf := testbin.WriteFile(t, filepath.Join(dir, "registry.yml"), fmt.Sprintf(`storage:
   filesystem:
     root: %s
 gc:

@@ -37,19 +37,19 @@ func serveFails(t *testing.T, args ...string) string {
 func TestServeFlags(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	root := filepath.Join(dir, "store")
 	cert, key := writeCert(t, dir, net.IPv4(127, 0, 0, 1))
 
-	bad := writeFile(t, filepath.Join(dir, "bad.yml"), "storage:\n  filesystem:\n    root: "+root+"\nbogus: 1\n")
-	wantContains(t, "config with an unknown key", serveFails(t, "--config", bad, "--addr", addr), "bogus")
+	bad := testbin.WriteFile(t, filepath.Join(dir, "bad.yml"), "storage:\n  filesystem:\n    root: "+root+"\nbogus: 1\n")
+	testbin.WantContains(t, "config with an unknown key", serveFails(t, "--config", bad, "--addr", addr), "bogus")
 	missing := filepath.Join(dir, "missing-htpasswd")
-	wantContains(t, "missing htpasswd", serveFails(t, "--root", root, "--addr", addr, "--htpasswd", missing), missing)
-	halfTLS := writeFile(t, filepath.Join(dir, "half.yml"), "storage:\n  filesystem:\n    root: "+root+"\ntls:\n  cert: "+cert+"\n")
-	wantContains(t, "config with a certificate and no key", serveFails(t, "--config", halfTLS, "--addr", addr), "key")
+	testbin.WantContains(t, "missing htpasswd", serveFails(t, "--root", root, "--addr", addr, "--htpasswd", missing), missing)
+	halfTLS := testbin.WriteFile(t, filepath.Join(dir, "half.yml"), "storage:\n  filesystem:\n    root: "+root+"\ntls:\n  cert: "+cert+"\n")
+	testbin.WantContains(t, "config with a certificate and no key", serveFails(t, "--config", halfTLS, "--addr", addr), "key")
 	// The flags are held to what the file is.
-	wantContains(t, "--tls-cert without --tls-key", serveFails(t, "--root", root, "--addr", addr, "--tls-cert", cert), "key")
-	wantContains(t, "--tls-key without --tls-cert", serveFails(t, "--root", root, "--addr", addr, "--tls-key", key), "cert")
+	testbin.WantContains(t, "--tls-cert without --tls-key", serveFails(t, "--root", root, "--addr", addr, "--tls-cert", cert), "key")
+	testbin.WantContains(t, "--tls-key without --tls-cert", serveFails(t, "--root", root, "--addr", addr, "--tls-key", key), "cert")
 
 	// -q: no access log.
 	reg := startRegistry(t, dir, registryOpts{args: []string{"-q"}})
@@ -61,5 +61,5 @@ func TestServeFlags(t *testing.T) {
 		t.Errorf("registry serve -q logged requests:\n%s", log)
 	}
 	// A second server on the same address fails at once.
-	wantContains(t, "address in use", serveFails(t, "--root", root, "--addr", reg.addr), "address already in use")
+	testbin.WantContains(t, "address in use", serveFails(t, "--root", root, "--addr", reg.addr), "address already in use")
 }

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -22,17 +20,6 @@ import (
 
 	"github.com/strata-dev/strata/test/testbin"
 )
-
-// freePort returns a TCP port on host that was free a moment ago.
-func freePort(t *testing.T, host string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // server is a registry process the test started: strata's, the CNCF
 // registry or versitygw.
@@ -42,7 +29,7 @@ type server struct {
 	cmd    *exec.Cmd
 	addr   string // host:port
 	scheme string // http or https
-	log    *syncBuffer
+	log    *testbin.SyncBuffer
 	done   chan struct{} // closed when the process exited
 	stops  atomic.Int64  // sentinel requests made so far
 }
@@ -54,7 +41,7 @@ func (s *server) url() string { return s.scheme + "://" + s.addr }
 // any HTTP status; the process is stopped when the test ends.
 func startServer(t *testing.T, name, addr, scheme string, cmd *exec.Cmd) *server {
 	t.Helper()
-	s := &server{t: t, name: name, cmd: cmd, addr: addr, scheme: scheme, log: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{t: t, name: name, cmd: cmd, addr: addr, scheme: scheme, log: &testbin.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -127,7 +114,7 @@ func startRegistry(t *testing.T, dir string, o registryOpts) *server {
 	if o.scheme == "" {
 		o.scheme = "http"
 	}
-	addr := net.JoinHostPort(o.host, fmt.Sprint(freePort(t, o.host)))
+	addr := net.JoinHostPort(o.host, fmt.Sprint(testbin.FreePort(t, o.host)))
 	args := []string{"registry", "serve", "--addr", addr}
 	if !o.noRoot {
 		args = append(args, "--root", filepath.Join(dir, "registry"))
@@ -217,8 +204,8 @@ func startCNCF(t *testing.T, extra ...string) *server {
 		t.Skip("docker-registry (the CNCF registry) is not installed: apt-get install docker-registry")
 	}
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
-	conf := writeFile(t, filepath.Join(dir, "config.yml"), fmt.Sprintf(`version: 0.1
+	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
+	conf := testbin.WriteFile(t, filepath.Join(dir, "config.yml"), fmt.Sprintf(`version: 0.1
 log:
   level: warn
   accesslog:
@@ -265,30 +252,12 @@ func startS3(t *testing.T, bucket string) *server {
 		t.Skip("versitygw not found in PATH or $GOPATH/bin (make deps installs it)")
 	}
 	dir := t.TempDir()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t, "127.0.0.1"))
+	addr := fmt.Sprintf("127.0.0.1:%d", testbin.FreePort(t, "127.0.0.1"))
 	cmd := exec.Command(bin, "--access", s3Access, "--secret", s3Secret, "--port", addr, "--quiet", "posix", dir)
 	cmd.Env = testbin.Env("HOME=" + dir)
 	s := startServer(t, "versitygw", addr, "http", cmd)
 	makeBucket(t, s, bucket)
 	return s
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // withTimeout is a context for one helper step.

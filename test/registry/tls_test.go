@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // writeCert writes a self-signed CA certificate for the IPs and its key
@@ -45,8 +47,8 @@ func writeCert(t *testing.T, dir string, ips ...net.IP) (cert, key string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert = writeFile(t, filepath.Join(dir, "cert.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	key = writeFile(t, filepath.Join(dir, "key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
+	cert = testbin.WriteFile(t, filepath.Join(dir, "cert.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	key = testbin.WriteFile(t, filepath.Join(dir, "key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
 	return cert, key
 }
 
@@ -121,9 +123,9 @@ func TestTLSCertsDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(certsDir, reg.addr, "ca.crt"), string(ca))
+	testbin.WriteFile(t, filepath.Join(certsDir, reg.addr, "ca.crt"), string(ca))
 	conf, _ := json.Marshal(map[string]string{"certs-dir": certsDir})
-	writeFile(t, s.conf, string(conf))
+	testbin.WriteFile(t, s.conf, string(conf))
 	push := parsePush(t, s.ok("push", ref))
 	p := s.withRoot("pulled")
 	if pull := parsePull(t, p.ok("pull", ref)); pull.digest != push.digest {

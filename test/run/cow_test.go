@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestCopyOnWrite: a container writes to its own layer only; the image's
@@ -81,7 +83,7 @@ func TestCommit(t *testing.T) {
 	wantEq(t, "new image runs its CMD", e.out("run", "--rm", "committed:v1"), "hello")
 	wantEq(t, "ENV change", e.out("run", "--rm", "committed:v1", "sh", "-c", "echo $COMMITTED"), "yes")
 	wantEq(t, "author", e.out("image", "inspect", "--format", "{{.Author}}|{{.Comment}}", "committed:v1"), "Tester <t@example.com>|add hello")
-	hist := lines(e.ok("history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Comment}}", "committed:v1"))
+	hist := testbin.Lines(e.ok("history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}|{{.Comment}}", "committed:v1"))
 	if len(hist) != 2 || hist[0] != id+"|sleep 1000|add hello" || !strings.HasSuffix(hist[1], "|Imported from -") {
 		t.Fatalf("history:\n%s", strings.Join(hist, "\n"))
 	}
@@ -126,7 +128,7 @@ func TestCommitSmallLayer(t *testing.T) {
 	if size > 16<<10 {
 		t.Fatalf("commit of a 5-byte change on a 50 MB image wrote a %d-byte layer", size)
 	}
-	row := lines(e.ok("history", "--format", "{{.Size}}|{{.Comment}}", "bigimg:tiny"))[0]
+	row := testbin.Lines(e.ok("history", "--format", "{{.Size}}|{{.Comment}}", "bigimg:tiny"))[0]
 	if !strings.HasSuffix(row, "kB|tiny") && !strings.HasSuffix(row, "B|tiny") || strings.Contains(row, "MB") {
 		t.Fatalf("history row of the commit: %q", row)
 	}

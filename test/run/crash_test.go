@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestKillCLIDuringRun kills `strata run` with SIGKILL at several moments
@@ -23,7 +25,7 @@ func TestKillCLIDuringRun(t *testing.T) {
 	// one-time test mount leaks that mount (internal/snapshot/overlay, not
 	// covered here).
 	e.ok("ps", "-a")
-	port := freePort(t)
+	port := testbin.FreePort(t, "127.0.0.1")
 	for i, delay := range []time.Duration{0, 20 * time.Millisecond, 60 * time.Millisecond, 120 * time.Millisecond,
 		250 * time.Millisecond, 500 * time.Millisecond, -1} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -51,16 +53,16 @@ func TestKillCLIDuringRun(t *testing.T) {
 	if st := e.status("k6"); st != "running" {
 		t.Fatalf("a container whose run was killed after the start: %s", st)
 	}
-	for _, id := range lines(e.ok("ps", "-aq", "--no-trunc")) {
+	for _, id := range testbin.Lines(e.ok("ps", "-aq", "--no-trunc")) {
 		e.ids[id] = true // for the cgroup check
 	}
 	// Stop what runs, then prune; rm -f the rest.
-	for _, id := range lines(e.ok("ps", "-q", "--no-trunc")) {
+	for _, id := range testbin.Lines(e.ok("ps", "-q", "--no-trunc")) {
 		e.ids[id] = true
 		e.ok("stop", "-t", "0", id)
 	}
 	e.ok("container", "prune", "-f")
-	if left := lines(e.ok("ps", "-aq", "--no-trunc")); len(left) > 0 {
+	if left := testbin.Lines(e.ok("ps", "-aq", "--no-trunc")); len(left) > 0 {
 		e.ok(append([]string{"rm", "-f", "-v"}, left...)...)
 	}
 	wantEq(t, "containers left", e.out("ps", "-aq"), "")
@@ -72,7 +74,7 @@ func TestKillCLIDuringRun(t *testing.T) {
 // and ports; the container can start again, and rm -f and prune clean up.
 func TestKillMonitor(t *testing.T) {
 	e := newEnv(t)
-	port := freePort(t)
+	port := testbin.FreePort(t, "127.0.0.1")
 	id := e.runD("--name", "m", "-p", fmt.Sprintf("%d:80", port), "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www")
 	httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port))
 	pid := e.initPid("m")
@@ -82,10 +84,10 @@ func TestKillMonitor(t *testing.T) {
 		t.Fatalf("state after the monitor died: %s", st)
 	}
 	wantEq(t, "exit code", e.inspect("m", "{{.State.ExitCode}}"), "255")
-	if !waitFor(5*time.Second, func() bool { return syscall.Kill(pid, 0) != nil || isZombie(pid) }) {
+	if !testbin.WaitFor(5*time.Second, func() bool { return syscall.Kill(pid, 0) != nil || isZombie(pid) }) {
 		t.Fatalf("the container's process %d outlived its monitor's cleanup", pid)
 	}
-	if m := mountsUnder(filepath.Join(e.root, "containers")); len(m) > 0 {
+	if m := testbin.MountsUnder(filepath.Join(e.root, "containers")); len(m) > 0 {
 		t.Fatalf("mounts left: %v", m)
 	}
 	if ns, _ := os.ReadDir(filepath.Join(e.root, "network", "netns")); len(ns) > 0 {
@@ -120,9 +122,9 @@ func TestKillMonitor(t *testing.T) {
 func killMonitor(t *testing.T, e *env, id string) {
 	t.Helper()
 	var pids []int
-	for _, p := range processes() {
-		if strings.Contains(p.args, "container-monitor "+id) && strings.Contains(p.args, e.root) {
-			pids = append(pids, p.pid)
+	for _, p := range testbin.LiveProcesses() {
+		if strings.Contains(p.Args, "container-monitor "+id) && strings.Contains(p.Args, e.root) {
+			pids = append(pids, p.PID)
 		}
 	}
 	if len(pids) != 1 {
@@ -131,7 +133,7 @@ func killMonitor(t *testing.T, e *env, id string) {
 	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if !waitFor(5*time.Second, func() bool { return syscall.Kill(pids[0], 0) != nil || isZombie(pids[0]) }) {
+	if !testbin.WaitFor(5*time.Second, func() bool { return syscall.Kill(pids[0], 0) != nil || isZombie(pids[0]) }) {
 		t.Fatalf("monitor %d did not die", pids[0])
 	}
 }
@@ -152,7 +154,7 @@ func checkNoLeaks(t *testing.T, e *env) {
 	if m := e.monitors(); len(m) > 0 {
 		t.Errorf("monitors left: %v", m)
 	}
-	if m := mountsUnder(e.base); len(m) > 0 {
+	if m := testbin.MountsUnder(e.base); len(m) > 0 {
 		t.Errorf("mounts left: %v", m)
 	}
 	if ns, _ := os.ReadDir(filepath.Join(e.root, "network", "netns")); len(ns) > 0 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestExec covers exec -i, -t, -d, -e, -w, -u and its exit codes.
@@ -47,7 +49,7 @@ func TestExec(t *testing.T) {
 	if d := time.Since(began); d > 900*time.Millisecond {
 		t.Fatalf("exec -d took %s", d)
 	}
-	if !waitFor(5*time.Second, func() bool { return e.exec("exec", "x", "cat", "/tmp/detached").Stdout == "done\n" }) {
+	if !testbin.WaitFor(5*time.Second, func() bool { return e.exec("exec", "x", "cat", "/tmp/detached").Stdout == "done\n" }) {
 		t.Fatal("the detached exec did not run")
 	}
 	// exec in a stopped container fails like Docker.
@@ -66,7 +68,7 @@ func TestLogs(t *testing.T) {
 	wantEq(t, "stderr", r.Stderr, "oops\n")
 	wantEq(t, "--tail 2", e.out("logs", "--tail", "2", "l"), "late")
 	wantEq(t, "--tail 0", e.out("logs", "--tail", "0", "l"), "")
-	ts := lines(e.ok("logs", "-t", "--tail", "1", "l"))
+	ts := testbin.Lines(e.ok("logs", "-t", "--tail", "1", "l"))
 	if len(ts) != 1 || !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z late$`).MatchString(ts[0]) {
 		t.Fatalf("logs -t: %q", ts)
 	}

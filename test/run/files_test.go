@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestCp copies files and directories both ways, to running and stopped
@@ -117,7 +119,7 @@ func TestCp(t *testing.T) {
 		t.Fatalf("round trip through a stopped container: %q", b)
 	}
 	wantContains(t, "diff", e.out("diff", "c"), "A /stopped.txt")
-	for _, m := range mountsUnder(e.base) {
+	for _, m := range testbin.MountsUnder(e.base) {
 		if !strings.Contains(m, vid) {
 			t.Fatalf("cp left a mount: %s", m)
 		}
@@ -151,7 +153,7 @@ func TestExport(t *testing.T) {
 // with its exit code; port lists published ports.
 func TestAttachAndPort(t *testing.T) {
 	e := newEnv(t)
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testbin.FreePort(t, "127.0.0.1"), testbin.FreePort(t, "127.0.0.1")
 	e.runD("--name", "a", "-i", "-p", "127.0.0.1:"+itoa(p1)+":80", "-p", itoa(p2)+":81/udp",
 		"busybox", "sh", "-c", "echo ready; read line; echo got $line; exit 6")
 	waitLog(t, e, "a", "ready")
@@ -163,7 +165,7 @@ func TestAttachAndPort(t *testing.T) {
 	wantContains(t, "attach to a stopped container", r.Stderr, "You cannot attach to a stopped container, start it first")
 
 	e.runD("--name", "pp", "-p", "127.0.0.1:"+itoa(p1)+":80", "-p", itoa(p2)+":81/udp", "busybox", "sleep", "1000")
-	got := lines(e.ok("port", "pp"))
+	got := testbin.Lines(e.ok("port", "pp"))
 	sort.Strings(got)
 	wantEq(t, "port", strings.Join(got, "\n"), "80/tcp -> 127.0.0.1:"+itoa(p1)+"\n81/udp -> 0.0.0.0:"+itoa(p2))
 	wantEq(t, "port 80", e.out("port", "pp", "80"), "127.0.0.1:"+itoa(p1))

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestCreateStart: create leaves a created container that start runs;
@@ -175,7 +177,7 @@ func wantStatus(t *testing.T, got, re string) {
 func waitLog(t *testing.T, e *env, ref, want string) {
 	t.Helper()
 	var got string
-	if !waitFor(10*time.Second, func() bool {
+	if !testbin.WaitFor(10*time.Second, func() bool {
 		got = strings.TrimRight(e.ok("logs", ref), "\n")
 		return got == want
 	}) {
@@ -191,12 +193,12 @@ func TestSignalProxy(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		cmd := e.command(ctx, "run", "--rm", "busybox", "sh", "-c", script)
-		var out syncBuffer
+		var out testbin.SyncBuffer
 		cmd.Stdout = &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if !waitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "ready") }) {
+		if !testbin.WaitFor(10*time.Second, func() bool { return strings.Contains(out.String(), "ready") }) {
 			t.Fatalf("no ready: %q", out.String())
 		}
 		_ = cmd.Process.Signal(sig)

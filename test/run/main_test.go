@@ -1,20 +1,17 @@
 package run
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // strataBin is the binary under test; busyboxTar a busybox root filesystem
@@ -25,117 +22,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	tmp, err := os.MkdirTemp("", "strata-run-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "run:", err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	if strataBin, err = findBinary(tmp); err != nil {
-		fmt.Fprintln(os.Stderr, "run:", err)
-		return 1
-	}
-	if _, err := os.Stat("/bin/busybox"); err == nil {
-		if busyboxTar, err = makeBusyboxTar(tmp); err != nil {
-			fmt.Fprintln(os.Stderr, "run: busybox rootfs:", err)
-			return 1
-		}
-	}
-	return m.Run()
-}
-
-// findBinary returns $STRATA_BIN or builds the module's strata into dir, so
-// the tests always run the code they sit next to.
-func findBinary(dir string) (string, error) {
-	if b := os.Getenv("STRATA_BIN"); b != "" {
-		return filepath.Abs(b)
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
-	b := filepath.Join(dir, "strata")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", b, "./cmd/strata")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return b, nil
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// makeBusyboxTar builds the root filesystem scripts/demo.sh builds, plus a
-// user "app" (1000:1000), /etc/group, home directories and a web root.
-func makeBusyboxTar(dir string) (string, error) {
-	rootfs := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "etc", "root", "home/app", "var/www"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			return "", err
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
-		return "", err
-	}
-	if err := os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
-		return "", err
-	}
-	if err := os.Chown(filepath.Join(rootfs, "home/app"), 1000, 1000); err != nil {
-		return "", err
-	}
-	data, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), data, 0o755); err != nil {
-		return "", err
-	}
-	list, err := exec.Command("/bin/busybox", "--list").Output()
-	if err != nil {
-		return "", err
-	}
-	for _, app := range strings.Fields(string(list)) {
-		if app != "busybox" {
-			if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", app)); err != nil {
-				return "", err
-			}
-		}
-	}
-	files := map[string]string{
-		"etc/passwd":         "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
-		"etc/group":          "root:x:0:\napp:x:1000:\n",
-		"var/www/index.html": "hello from busybox httpd\n",
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(rootfs, name), []byte(body), 0o644); err != nil {
-			return "", err
-		}
-	}
-	tarPath := filepath.Join(dir, "busybox.tar")
-	if out, err := exec.Command("tar", "-C", rootfs, "-cf", tarPath, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("tar: %w: %s", err, out)
-	}
-	return tarPath, nil
+	os.Exit(testbin.Main(m, "run", func(bin, tar string) { strataBin, busyboxTar = bin, tar },
+		testbin.WithUser("app", 1000, 1000),
+		testbin.WithFile("var/www/index.html", "hello from busybox httpd\n")))
 }
 
 // requireContainers skips the test unless containers can run here.
@@ -155,14 +44,7 @@ func requireContainers(t *testing.T) {
 }
 
 // result is what one strata run printed and returned.
-type result struct {
-	Stdout, Stderr string
-	Code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
-}
+type result = testbin.Result
 
 // env is one test's strata: a private root with the busybox image imported
 // as "busybox", and a scratch directory.
@@ -191,19 +73,9 @@ func newEnv(t *testing.T) *env {
 func (e *env) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, strataBin, append([]string{"--root", e.root}, args...)...)
 	cmd.Dir = e.dir
-	cmd.Env = cleanEnv()
+	cmd.Env = testbin.Env()
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
-}
-
-func cleanEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "STRATA_") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // execIn runs strata with stdin (nil: empty) and a 2-minute limit.
@@ -216,16 +88,10 @@ func (e *env) execIn(stdin io.Reader, args ...string) result {
 		stdin = strings.NewReader("")
 	}
 	cmd.Stdin = stdin
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
+	r, err := testbin.Capture(cmd)
 	switch {
 	case ctx.Err() != nil:
 		e.t.Fatalf("strata %s: timed out\n%s", strings.Join(args, " "), r)
-	case errors.As(err, &ee):
-		r.Code = ee.ExitCode()
 	case err != nil:
 		e.t.Fatalf("strata %s: %v", strings.Join(args, " "), err)
 	}
@@ -324,7 +190,7 @@ func (e *env) status(ref string) string {
 // fullID resolves a name or ID prefix through ps.
 func (e *env) fullID(ref string) string {
 	e.t.Helper()
-	for _, line := range lines(e.ok("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}}")) {
+	for _, line := range testbin.Lines(e.ok("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}}")) {
 		id, name, _ := strings.Cut(line, " ")
 		if name == ref || strings.HasPrefix(id, ref) {
 			return id
@@ -334,52 +200,14 @@ func (e *env) fullID(ref string) string {
 	return ""
 }
 
-// waitFor polls cond every 50 ms for up to d.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // write puts a file in the scratch directory and returns its path.
 func (e *env) write(name, body string) string {
 	e.t.Helper()
-	p := filepath.Join(e.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	return p
+	return testbin.WriteFile(e.t, filepath.Join(e.dir, name), body)
 }
 
-// lines splits output into lines without the final newline.
-func lines(s string) []string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
+// wantEq and wantContains stop the test at the first mismatch, unlike
+// testbin's WantEq and WantContains, which go on.
 
 func wantEq(t *testing.T, what, got, want string) {
 	t.Helper()
@@ -398,21 +226,3 @@ func wantContains(t *testing.T, what, got string, subs ...string) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

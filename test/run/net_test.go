@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // gatewayScript prints the container's default gateway.
@@ -39,7 +41,7 @@ func TestBridge(t *testing.T) {
 
 	// A published port: the host reaches it on 127.0.0.1, another
 	// container through the gateway.
-	port := freePort(t)
+	port := testbin.FreePort(t, "127.0.0.1")
 	e.runD("--name", "web", "-p", fmt.Sprintf("%d:80", port), "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www")
 	wantEq(t, "host -> published port", httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)), "hello from busybox httpd\n")
 	wantEq(t, "container -> published port", e.out("run", "--rm", "busybox", "sh", "-c",
@@ -50,7 +52,7 @@ func TestBridge(t *testing.T) {
 	wantEq(t, "container -> container", e.out("run", "--rm", "busybox", "wget", "-qO-", "http://"+ip+"/"), "hello from busybox httpd")
 
 	// -p IP:HOST:CTR binds that address only.
-	lport := freePort(t)
+	lport := testbin.FreePort(t, "127.0.0.1")
 	e.runD("--name", "local", "-p", fmt.Sprintf("127.0.0.1:%d:80", lport), "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www")
 	wantEq(t, "127.0.0.1 binding", httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", lport)), "hello from busybox httpd\n")
 	if c, err := net.DialTimeout("tcp", fmt.Sprintf("%s:%d", gw, lport), time.Second); err == nil {
@@ -86,7 +88,7 @@ func TestHostAndNone(t *testing.T) {
 	e := newEnv(t)
 	host, _ := os.Hostname()
 	wantEq(t, "host: hostname", e.out("run", "--rm", "--network", "host", "busybox", "hostname"), host)
-	port := freePort(t)
+	port := testbin.FreePort(t, "127.0.0.1")
 	e.runD("--name", "h", "--network", "host", "busybox", "httpd", "-f", "-p", fmt.Sprintf("127.0.0.1:%d", port), "-h", "/var/www")
 	wantEq(t, "host network", httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)), "hello from busybox httpd\n")
 	hostLinks, _ := net.Interfaces()

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestPs covers ps / container ls: -a, -q, -s, -n, -l, --no-trunc, the
@@ -13,7 +15,7 @@ import (
 func TestPs(t *testing.T) {
 	e := newEnv(t)
 	e.importImage("other")
-	port := freePort(t)
+	port := testbin.FreePort(t, "127.0.0.1")
 	up := e.runD("--name", "up", "-l", "tier=web", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox", "sleep", "1000")
 	ok := e.create("--name", "ok", "-l", "tier=db", "other", "true")
 	e.ok("start", "-a", "ok")
@@ -61,7 +63,7 @@ func TestPs(t *testing.T) {
 	e.fail(1, "ps", "--filter", "bogus=1") // a daemon error in Docker: exit 1
 
 	// The default table: Docker's columns and wording.
-	table := lines(e.ok("ps", "-a"))
+	table := testbin.Lines(e.ok("ps", "-a"))
 	header := regexp.MustCompile(`^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES$`)
 	if len(table) != 5 || !header.MatchString(table[0]) {
 		t.Fatalf("ps -a:\n%s", strings.Join(table, "\n"))
@@ -91,7 +93,7 @@ func TestPs(t *testing.T) {
 	if !regexp.MustCompile(`^10\d\.?\d*kB \(virtual \d+(\.\d+)?MB\)$`).MatchString(size) {
 		t.Fatalf("ps -s SIZE: %q", size)
 	}
-	if !regexp.MustCompile(`SIZE`).MatchString(lines(e.ok("ps", "-s"))[0]) {
+	if !regexp.MustCompile(`SIZE`).MatchString(testbin.Lines(e.ok("ps", "-s"))[0]) {
 		t.Fatal("ps -s has no SIZE column")
 	}
 	// --no-trunc keeps the full ID and command.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // terminal is a strata command running on a pseudo-terminal, as in an
@@ -191,7 +193,7 @@ func TestInteractive(t *testing.T) {
 	term.resize(40, 120)
 	for i := 0; ; i++ { // the new size travels through the monitor
 		term.send("stty size\r")
-		if waitFor(time.Second, func() bool {
+		if testbin.WaitFor(time.Second, func() bool {
 			term.mu.Lock()
 			defer term.mu.Unlock()
 			return strings.Contains(string(term.out[term.seen:]), "40 120\r\n")

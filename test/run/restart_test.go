@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestRestartOnFailure: on-failure:2 restarts a failing container twice,
@@ -91,7 +93,7 @@ func (e *env) initPid(ref string) int {
 // waitFor polls cond for up to d and fails the test with what otherwise.
 func (e *env) waitFor(what string, d time.Duration, cond func() bool) {
 	e.t.Helper()
-	if !waitFor(d, cond) {
+	if !testbin.WaitFor(d, cond) {
 		e.t.Fatalf("timed out after %s waiting for %s", d, what)
 	}
 }

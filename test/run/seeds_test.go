@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // TestSeedWebserver follows the seed notes' web server walkthrough, with
@@ -16,18 +18,18 @@ import (
 // author and message, and run the new image.
 func TestSeedWebserver(t *testing.T) {
 	e := newEnv(t)
-	port := freePort(t)
+	port := testbin.FreePort(t, "127.0.0.1")
 	e.runD("-p", fmt.Sprintf("%d:80", port), "--name", "webserver", "busybox", "httpd", "-f", "-p", "80", "-h", "/var/www")
 	wantEq(t, "served", httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)), "hello from busybox httpd\n")
 	e.ok("exec", "webserver", "sh", "-c", "echo '<h1>Hello, Docker!</h1>' > /var/www/index.html")
 	wantEq(t, "changed page", httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port)), "<h1>Hello, Docker!</h1>\n")
 	wantEq(t, "diff", e.out("diff", "webserver"), "C /var\nC /var/www\nC /var/www/index.html")
 	e.ok("commit", "--author", "Tao Wang <twang2218@gmail.com>", "--message", "修改了默认网页", "webserver", "web:v2")
-	hist := lines(e.ok("history", "--format", "{{.CreatedBy}}|{{.Comment}}", "web:v2"))
+	hist := testbin.Lines(e.ok("history", "--format", "{{.CreatedBy}}|{{.Comment}}", "web:v2"))
 	if len(hist) != 2 || hist[0] != "httpd -f -p 80 -h /var/www|修改了默认网页" {
 		t.Fatalf("history web:v2:\n%s", strings.Join(hist, "\n"))
 	}
-	port2 := freePort(t)
+	port2 := testbin.FreePort(t, "127.0.0.1")
 	e.runD("--name", "web2", "-p", fmt.Sprintf("%d:80", port2), "web:v2", "httpd", "-f", "-p", "80", "-h", "/var/www")
 	wantEq(t, "new image serves the change", httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port2)), "<h1>Hello, Docker!</h1>\n")
 	wantEq(t, "seed: run centos echo", e.out("run", "busybox", "echo", "hellowrold"), "hellowrold")
@@ -62,7 +64,7 @@ func TestSeedPsStopRm(t *testing.T) {
 		e.runD("busybox", "sleep", "1000")
 	}
 	e.ok("run", "busybox", "true")
-	if n := len(lines(e.ok("ps", "-aq"))); n != 4 {
+	if n := len(testbin.Lines(e.ok("ps", "-aq"))); n != 4 {
 		t.Fatalf("ps -aq: %d containers", n)
 	}
 	strata := fmt.Sprintf("%s --root %s", strataBin, e.root)
@@ -75,7 +77,7 @@ func TestSeedPsStopRm(t *testing.T) {
 		return string(out)
 	}
 	stopped := sh("strata stop -t 1 $(strata ps -qa)")
-	if len(lines(stopped)) != 4 {
+	if len(testbin.Lines(stopped)) != 4 {
 		t.Fatalf("stop printed:\n%s", stopped)
 	}
 	wantEq(t, "none running", e.out("ps", "-q"), "")
@@ -106,7 +108,7 @@ func TestSeedDebianVim(t *testing.T) {
 	if !strings.HasPrefix(out, "VIM - Vi IMproved") {
 		t.Fatalf("vim --version: %.200q", out)
 	}
-	hist := lines(e.ok("history", "--format", "{{.CreatedBy}}|{{.Comment}}", "debian-vim:v1"))
+	hist := testbin.Lines(e.ok("history", "--format", "{{.CreatedBy}}|{{.Comment}}", "debian-vim:v1"))
 	if len(hist) != 2 || hist[0] != "bash|install vim" {
 		t.Fatalf("history:\n%s", strings.Join(hist, "\n"))
 	}
@@ -147,7 +149,7 @@ func debianRootfs(t *testing.T) string {
 }
 
 func lastLines(s string, n int) string {
-	l := lines(s)
+	l := testbin.Lines(s)
 	if len(l) > n {
 		l = l[len(l)-n:]
 	}

@@ -40,20 +40,50 @@ func Find(opts ...Option) (bin string, cleanup func(), err error) {
 		o(&f)
 	}
 	if b := os.Getenv("STRATA_BIN"); b != "" {
-		abs, err := filepath.Abs(b)
-		if err == nil && !isFile(abs) {
-			err = fmt.Errorf("STRATA_BIN=%s: no such file", b)
-		}
+		abs, err := strataBin(b)
 		return abs, nothing, err
 	}
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		return "", nothing, err
 	}
 	if b := filepath.Join(root, "bin", "strata"); isExecutable(b) && f.accepts(b) {
 		return b, nothing, nil
 	}
-	return build(root)
+	dir, err := os.MkdirTemp("", "strata-bin-")
+	if err != nil {
+		return "", nothing, err
+	}
+	cleanup = func() { _ = os.RemoveAll(dir) }
+	if bin, err = build(root, dir); err != nil {
+		cleanup()
+		return "", nothing, err
+	}
+	return bin, cleanup, nil
+}
+
+// FindFresh returns the absolute path of the strata binary to test:
+// $STRATA_BIN if set (it must be a file), else one built from the module
+// into dir, so that the tests run the code they sit next to rather than an
+// older bin/strata.
+func FindFresh(dir string) (string, error) {
+	if b := os.Getenv("STRATA_BIN"); b != "" {
+		return strataBin(b)
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	return build(root, dir)
+}
+
+// strataBin makes $STRATA_BIN absolute and checks that it is a file.
+func strataBin(b string) (string, error) {
+	abs, err := filepath.Abs(b)
+	if err == nil && !isFile(abs) {
+		err = fmt.Errorf("STRATA_BIN=%s: no such file", b)
+	}
+	return abs, err
 }
 
 // accepts reports whether bin has every command f requires.
@@ -66,27 +96,25 @@ func (f *finder) accepts(bin string) bool {
 	return true
 }
 
-// build compiles ./cmd/strata of the module at root into a temporary
-// directory, as `make build` does.
-func build(root string) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "strata-bin-")
+// build compiles ./cmd/strata of the module at root into dir/strata, as
+// `make build` does (CGO_ENABLED=0, -trimpath).
+func build(root, dir string) (string, error) {
+	b, err := filepath.Abs(filepath.Join(dir, "strata"))
 	if err != nil {
-		return "", func() {}, err
+		return "", err
 	}
-	cleanup := func() { _ = os.RemoveAll(dir) }
-	b := filepath.Join(dir, "strata")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", b, "./cmd/strata")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		cleanup()
-		return "", func() {}, fmt.Errorf("build strata: %w\n%s", err, out)
+		return "", fmt.Errorf("build strata: %w\n%s", err, out)
 	}
-	return b, cleanup, nil
+	return b, nil
 }
 
-// moduleRoot walks up from the working directory to the go.mod.
-func moduleRoot() (string, error) {
+// ModuleRoot returns the directory of the go.mod at or above the working
+// directory: the root of the strata module when run by go test.
+func ModuleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

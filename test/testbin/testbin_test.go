@@ -94,12 +94,12 @@ func TestWithCommands(t *testing.T) {
 }
 
 func TestModuleRoot(t *testing.T) {
-	root, err := moduleRoot()
+	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil || !strings.HasPrefix(string(mod), "module github.com/strata-dev/strata\n") {
-		t.Fatalf("moduleRoot() = %s: go.mod %q, %v", root, mod, err)
+		t.Fatalf("ModuleRoot() = %s: go.mod %q, %v", root, mod, err)
 	}
 }
