@@ -18,6 +18,9 @@
 # BENCH_DIR (.bench), BENCH_KEEP=1 keeps the data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bench_name=bench-build
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 repo=$PWD
 
 runs=${BENCH_RUNS:-3}
@@ -26,16 +29,6 @@ data_mb=${BENCH_BUILD_MB:-300}
 strata=$repo/bin/strata
 base=bench/busybox # a private name: never replaces a peer's busybox image
 
-rows=()
-# row LABEL STRATA_S PEER PEER_S: one line of the summary table.
-row() {
-  local ratio="-"
-  if [ "$4" != "-" ]; then ratio=$(awk -v s="$2" -v p="$4" 'BEGIN { printf "%.2fx", p / s }'); fi
-  rows+=("$(printf '%-34s %9s   %-46s %9s %8s' "$1" "$(secs "$2")" "$3" "$(secs "$4")" "$ratio")")
-}
-secs() { if [ "$1" = "-" ]; then echo "-"; else awk -v s="$1" 'BEGIN { printf "%.3f s", s }'; fi; }
-note() { echo "bench-build: $*" >&2; }
-print_rows() { for r in "${rows[@]}"; do echo "$r"; done; }
 
 command -v hyperfine >/dev/null || { note "hyperfine is missing (make deps)"; exit 1; }
 [ -x "$strata" ] || { note "$strata is missing (make build)"; exit 1; }
@@ -80,25 +73,7 @@ cleanup() {
 trap cleanup EXIT
 log=$work/hyperfine.log
 
-# median NAME RUNS [hyperfine options...] -- CMD: runs CMD under hyperfine
-# and prints its median in seconds.
-median() {
-  local name=$1 n=$2; shift 2
-  local csv=$work/$name.csv
-  echo "== $name" >>"$log"
-  hyperfine --style basic --runs "$n" --export-csv "$csv" "$@" >>"$log" 2>&1 ||
-    { note "$name failed; see below"; tail -20 "$log" >&2; exit 1; }
-  awk -F, 'NR == 2 { printf "%.4f", $4 }' "$csv"
-}
 
-# script NAME LINES...: writes an executable script for hyperfine's
-# --prepare (no quoting through hyperfine) and prints its path.
-script() {
-  local path=$work/$1.sh; shift
-  printf '%s\n' '#!/bin/sh' 'set -e' "$@" >"$path"
-  chmod +x "$path"
-  echo "$path"
-}
 
 note "work dir $work; $runs runs per figure"
 note "generating a $nfiles-file context with a 20-step Dockerfile and a ${data_mb} MB context"

@@ -34,6 +34,9 @@
 # BENCH_WRK_CONNS (32), BENCH_DIR (.bench), BENCH_KEEP=1 keeps the data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bench_name=bench-registry
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 repo=$PWD
 
 runs=${BENCH_RUNS:-3}
@@ -43,23 +46,6 @@ wrk_conns=${BENCH_WRK_CONNS:-32}
 strata=$repo/bin/strata
 ref=bench/big:1
 
-rows=()
-# row LABEL STRATA_S PEER PEER_S: one line of the summary table.
-row() {
-  local ratio="-"
-  if [ "$4" != "-" ]; then ratio=$(awk -v s="$2" -v p="$4" 'BEGIN { printf "%.2fx", p / s }'); fi
-  rows+=("$(printf '%-34s %9s   %-46s %9s %8s' "$1" "$(secs "$2")" "$3" "$(secs "$4")" "$ratio")")
-}
-# rate_row LABEL STRATA_RPS PEER PEER_RPS: a throughput row, ratio strata/peer.
-rate_row() {
-  local ratio
-  ratio=$(awk -v s="$2" -v p="$4" 'BEGIN { printf "%.2fx", s / p }')
-  rows+=("$(printf '%-34s %9s   %-46s %9s %8s' "$1" "$(rate "$2")" "$3" "$(rate "$4")" "$ratio")")
-}
-secs() { if [ "$1" = "-" ]; then echo "-"; else awk -v s="$1" 'BEGIN { printf "%.3f s", s }'; fi; }
-rate() { awk -v r="$1" 'BEGIN { printf "%.0f/s", r }'; }
-note() { echo "bench-registry: $*" >&2; }
-print_rows() { for r in "${rows[@]}"; do echo "$r"; done; }
 
 command -v hyperfine >/dev/null || { note "hyperfine is missing (make deps)"; exit 1; }
 [ -x "$strata" ] || { note "$strata is missing (make build)"; exit 1; }
@@ -99,25 +85,7 @@ cleanup() {
 trap cleanup EXIT
 log=$work/hyperfine.log
 
-# median NAME RUNS [hyperfine options...] -- CMD: runs CMD under hyperfine
-# and prints its median in seconds.
-median() {
-  local name=$1 n=$2; shift 2
-  local csv=$work/$name.csv
-  echo "== $name" >>"$log"
-  hyperfine --style basic --runs "$n" --export-csv "$csv" "$@" >>"$log" 2>&1 ||
-    { note "$name failed; see below"; tail -20 "$log" >&2; exit 1; }
-  awk -F, 'NR == 2 { printf "%.4f", $4 }' "$csv"
-}
 
-# script NAME LINES...: writes an executable script for hyperfine's
-# --prepare (no quoting through hyperfine) and prints its path.
-script() {
-  local path=$work/$1.sh; shift
-  printf '%s\n' '#!/bin/sh' 'set -e' "$@" >"$path"
-  chmod +x "$path"
-  echo "$path"
-}
 
 # free_port: a TCP port on 127.0.0.1 that nothing listens on.
 free_port() {

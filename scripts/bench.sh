@@ -21,6 +21,9 @@
 # BENCH_IMAGES (2000), BENCH_DIR (.bench), BENCH_KEEP=1 keeps the data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bench_name=bench
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 repo=$PWD
 
 runs=${BENCH_RUNS:-3}
@@ -42,28 +45,8 @@ cleanup() {
 }
 trap cleanup EXIT
 log=$work/hyperfine.log
-rows=()
 
-# median NAME RUNS [hyperfine options...] -- CMD: runs CMD under hyperfine
-# and prints its median in seconds.
-median() {
-  local name=$1 n=$2; shift 2
-  local csv=$work/$name.csv
-  echo "== $name" >>"$log"
-  hyperfine --style basic --runs "$n" --export-csv "$csv" "$@" >>"$log" 2>&1 ||
-    { echo "bench: $name failed; see below" >&2; tail -20 "$log" >&2; exit 1; }
-  awk -F, 'NR == 2 { printf "%.4f", $4 }' "$csv"
-}
 
-# row LABEL STRATA_S PEER PEER_S: one line of the summary table.
-row() {
-  local ratio="-"
-  if [ "$4" != "-" ]; then ratio=$(awk -v s="$2" -v p="$4" 'BEGIN { printf "%.2fx", p / s }'); fi
-  rows+=("$(printf '%-34s %9s   %-46s %9s %8s' "$1" "$(secs "$2")" "$3" "$(secs "$4")" "$ratio")")
-}
-secs() { if [ "$1" = "-" ]; then echo "-"; else awk -v s="$1" 'BEGIN { printf "%.3f s", s }'; fi; }
-mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f MB/s", b / s / 1e6 }'; }
-note() { echo "bench: $*" >&2; }
 
 note "work dir $work; $runs runs per figure"
 note "building the input generator"
