@@ -47,8 +47,11 @@ func (s *stageRun) add(ctx context.Context, c *instructions.AddCommand) error {
 		return errdefs.Newf(errdefs.ErrInvalidArgument, "ADD --checksum applies to URL sources only")
 	}
 	unpack := c.Unpack == nil || *c.Unpack
-	dl := s.b.workDir() + "/" + "dl-" + strings.TrimPrefix(s.st.key, "sha256:")[:12]
-	downloads, cleanup, err := s.download(ctx, urls, c.Checksum, dl)
+	key, err := stepKey()
+	if err != nil {
+		return err
+	}
+	downloads, cleanup, err := s.download(ctx, urls, c.Checksum, filepath.Join(s.b.workDir(), key+".dl"))
 	defer cleanup()
 	if err != nil {
 		return err

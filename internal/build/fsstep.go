@@ -149,15 +149,20 @@ func stepKey() (string, error) {
 	return stepKeyPrefix + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(r[:]), nil
 }
 
-// cleanStale removes the snapshots and work directories of steps whose
-// process is gone (killed mid-step).
+// cleanStale removes what steps of a killed process left: RUN containers,
+// networks and bundles, ADD downloads, mounts and snapshots.
 func (b *Builder) cleanStale(ctx context.Context) {
-	bundles, _ := filepath.Glob(filepath.Join(b.workDir(), stepKeyPrefix+"*.bundle"))
-	for _, dir := range bundles {
-		id := strings.TrimSuffix(filepath.Base(dir), ".bundle")
-		if pid, ok := stepPID(id); ok && !alive(pid) {
-			_ = b.Runtime.Delete(ctx, id, true)
-			_ = b.Network.Teardown(ctx, id)
+	for _, ext := range []string{".bundle", ".dl"} {
+		dirs, _ := filepath.Glob(filepath.Join(b.workDir(), stepKeyPrefix+"*"+ext))
+		for _, dir := range dirs {
+			id := strings.TrimSuffix(filepath.Base(dir), ext)
+			if pid, ok := stepPID(id); !ok || alive(pid) {
+				continue
+			}
+			if ext == ".bundle" { // a RUN's container and network
+				_ = b.Runtime.Delete(ctx, id, true)
+				_ = b.Network.Teardown(ctx, id)
+			}
 			_ = os.RemoveAll(dir)
 		}
 	}
