@@ -19,7 +19,6 @@ import (
 	"github.com/strata-dev/strata/internal/fetch"
 	"github.com/strata-dev/strata/internal/imagestore"
 	"github.com/strata-dev/strata/internal/progress"
-	"github.com/strata-dev/strata/internal/runtime/spec"
 )
 
 // add executes ADD: local archives (tar, gzip, bzip2, xz, zstd) are
@@ -190,7 +189,7 @@ func extractArchive(rootfs, file, dest string, lim archive.Limits) (bool, error)
 	if !archive.LooksLikeTar(head) {
 		return false, nil
 	}
-	if err := mkdirInRoot(rootfs, dest, spec.User{}); err != nil {
+	if err := mkdirInRoot(rootfs, dest); err != nil {
 		return true, err
 	}
 	if err := archive.ExtractTo(rootfs, path.Clean(dest), io.Reader(br), lim); err != nil {

@@ -159,7 +159,7 @@ func TestRunCommandLines(t *testing.T) {
 		t.Fatalf("exec form = %q", args)
 	}
 	st.Config.Config.Shell = []string{"/bin/bash", "-c"}
-	if got := runHistory(st, []string{"/bin/bash", "-c", "make"}, nil, map[string]string{"B": "2", "A": "1"}); got != "|2 A=1 B=2 /bin/bash -c make" {
+	if got := runHistory([]string{"/bin/bash", "-c", "make"}, map[string]string{"B": "2", "A": "1"}); got != "|2 A=1 B=2 /bin/bash -c make" {
 		t.Fatalf("runHistory = %q", got)
 	}
 	if got := st.nop(`CMD ["x"]`); got != `/bin/bash -c #(nop)  CMD ["x"]` {

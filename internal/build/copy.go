@@ -241,7 +241,7 @@ func (s *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand) 
 	wd := workdirPath(s.st.Config.Config.WorkingDir, c.Path)
 	return s.exec(ctx, c.String(), inputs{Step: "WORKDIR " + wd}, func(ctx context.Context, st *state, v *progress.Vertex) (*imagestore.Layer, error) {
 		layer, err := s.b.fsStep(ctx, st, false, func(rootfs string) error {
-			return mkdirInRoot(rootfs, wd, spec.User{})
+			return mkdirInRoot(rootfs, wd)
 		})
 		if err != nil {
 			return nil, err

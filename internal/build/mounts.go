@@ -98,7 +98,7 @@ func removeEmptyTree(root *os.Root, p string) bool {
 
 // mkdirInRoot creates dir (a container path) inside rootfs, owned by the
 // user, if it is missing: RUN's working directory.
-func mkdirInRoot(rootfs, dir string, u spec.User) error {
+func mkdirInRoot(rootfs, dir string) error {
 	root, err := os.OpenRoot(rootfs)
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func (s *stageRun) run(ctx context.Context, c *instructions.RunCommand) error {
 		if err != nil {
 			return nil, err
 		}
-		st.addHistory(runHistory(st, args, c, keyArgs), layer, now())
+		st.addHistory(runHistory(args, keyArgs), layer, now())
 		return layer, nil
 	})
 }
@@ -111,7 +111,7 @@ func isHeredocOnly(line string) bool {
 
 // runHistory is RUN's created_by, as Docker's classic builder writes it:
 // "|2 A=1 B=2 /bin/sh -c cmd" when build args are set.
-func runHistory(st *state, args []string, c *instructions.RunCommand, buildArgs map[string]string) string {
+func runHistory(args []string, buildArgs map[string]string) string {
 	text := strings.Join(args, " ")
 	if len(buildArgs) == 0 {
 		return text
@@ -153,7 +153,7 @@ func (b *Builder) runIn(ctx context.Context, rootfs string, r runSpec, v *progre
 	if cwd == "" {
 		cwd = "/"
 	}
-	if err := mkdirInRoot(rootfs, cwd, user); err != nil {
+	if err := mkdirInRoot(rootfs, cwd); err != nil {
 		return err
 	}
 	extra, cleanup, err := b.runMounts(ctx, r, bundle, rootfs)
