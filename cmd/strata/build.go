@@ -364,6 +364,9 @@ func (c *cli) builderPruneCommand() *cobra.Command {
 			if rep.Entries > 0 {
 				fmt.Fprintf(c.stdout, "Deleted build cache objects: %d\n", rep.Entries)
 			}
+			if rep.Snapshots > 0 {
+				fmt.Fprintf(c.stdout, "Deleted unpacked layers: %d\n", rep.Snapshots)
+			}
 			fmt.Fprintf(c.stdout, "Total reclaimed space: %s\n", format.HumanSizePrecise(rep.Reclaimed))
 			return err
 		},

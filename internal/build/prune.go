@@ -21,10 +21,12 @@ type PruneOptions struct {
 // PruneReport is what Prune removed.
 type PruneReport struct {
 	Entries   int
-	Reclaimed int64
+	Reclaimed int64 // blobs and unpacked layers
+	Snapshots int   // unpacked layers removed
 }
 
-// Prune removes build cache entries, then the blobs nothing uses any more.
+// Prune removes build cache entries, then the blobs and the unpacked
+// layers nothing uses any more.
 // With All it also empties the RUN --mount=type=cache directories and
 // the kept file checksums.
 func (b *Builder) Prune(ctx context.Context, o PruneOptions) (PruneReport, error) {
@@ -56,6 +58,11 @@ func (b *Builder) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 	}
 	freed, err := b.Images.CollectGarbage(ctx)
 	rep.Reclaimed = freed
+	if err != nil {
+		return rep, err
+	}
+	n, size, err := b.pruneSnapshots(ctx)
+	rep.Snapshots, rep.Reclaimed = n, rep.Reclaimed+size
 	if err != nil {
 		return rep, err
 	}

@@ -150,3 +150,19 @@ func TestExplainBaseChanged(t *testing.T) {
 	testbin.WantContains(t, "after a new base image", cacheReport(t, out), "- RUN echo hi")
 	testbin.WantContains(t, "why the RUN missed", strings.Join(step(t, out, "RUN echo hi").misses, "\n"), "base image busybox changed: was ")
 }
+
+// TestPruneRemovesUnpackedLayers checks that builder prune -a removes the
+// unpacked layers only removed images and cache entries needed, and keeps
+// what remaining images and containers use.
+func TestPruneRemovesUnpackedLayers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.buildOK("FROM busybox\nRUN echo gone > /gone\nRUN echo more > /more\n", "-t", "gone")
+	e.buildOK("FROM busybox\nRUN echo kept > /kept\n", "-t", "kept")
+	e.ok("rmi", "gone")
+	out := e.ok("builder", "prune", "-a", "-f")
+	testbin.WantContains(t, "builder prune -a", out, "Deleted unpacked layers: 2", "Total reclaimed space")
+	testbin.WantEq(t, "the kept image still runs", e.sh("kept", "cat /kept"), "kept\n")
+	testbin.WantEq(t, "the base image still runs", e.sh("busybox", "echo base"), "base\n")
+	testbin.WantContains(t, "system check", e.out("system", "check"), "0 problems")
+}
