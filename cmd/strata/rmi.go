@@ -25,12 +25,19 @@ func (c *cli) rmiCommand(use string, aliases ...string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := 0
+			failed, deleted := 0, false
 			for _, name := range args {
 				res, err := e.Images.Remove(cmd.Context(), name, force, noPrune)
 				printEvents(c, res.Events, "Untagged: ", "Deleted: ")
+				deleted = deleted || res.Deleted()
 				if err != nil {
 					fmt.Fprintf(c.stderr, "Error: %s\n", err)
+					failed++
+				}
+			}
+			if deleted {
+				if err := e.PruneUnpacked(cmd.Context()); err != nil {
+					fmt.Fprintf(c.stderr, "Error: removing unpacked layers: %s\n", err)
 					failed++
 				}
 			}
@@ -84,6 +91,9 @@ func (c *cli) pruneCommand() *cobra.Command {
 				return nil
 			}
 			res, err := e.Images.Prune(cmd.Context(), all, f)
+			if err == nil && res.Deleted() {
+				err = e.PruneUnpacked(cmd.Context())
+			}
 			if len(res.Events) > 0 {
 				fmt.Fprintln(c.stdout, "Deleted Images:")
 				printEvents(c, res.Events, "untagged: ", "deleted: ")

@@ -12,6 +12,12 @@ import (
 	"github.com/strata-dev/strata/internal/snapshot"
 )
 
+// PruneSnapshots is pruneSnapshots for `rmi` and `image prune`: the
+// unpacked layers of removed images go with them, as in Docker.
+func (b *Builder) PruneSnapshots(ctx context.Context) (int, int64, error) {
+	return b.pruneSnapshots(ctx)
+}
+
 // pruneSnapshots removes the unpacked layers (committed snapshots named by
 // chain ID) that no image and no build cache entry needs any more, newest
 // first. A snapshot with children (a container's layer, an init layer, a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -50,6 +51,20 @@ func (e *Engine) pullBase(ctx context.Context, name string, w io.Writer) error {
 	if err == nil {
 		fmt.Fprintf(w, "Digest: %s\n", res.Digest)
 	}
+	return err
+}
+
+// PruneUnpacked removes the unpacked layers no image or build cache entry
+// needs any more. A root where nothing was ever unpacked is left alone.
+func (e *Engine) PruneUnpacked(ctx context.Context) error {
+	if _, err := os.Stat(filepath.Join(e.Root, driverFile)); err != nil {
+		return nil
+	}
+	b, err := e.Builder()
+	if err != nil {
+		return err
+	}
+	_, _, err = b.PruneSnapshots(ctx)
 	return err
 }
 

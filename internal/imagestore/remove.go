@@ -23,6 +23,16 @@ type RemoveResult struct {
 	Reclaimed int64 // bytes of blobs that left the disk
 }
 
+// Deleted reports whether an image (not just a tag) went.
+func (r RemoveResult) Deleted() bool {
+	for _, ev := range r.Events {
+		if ev.Deleted != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Remove implements rmi for one argument with Docker's rules: a name is
 // untagged, and the image deleted once nothing names it; an ID deletes the
 // image, which needs force when names from several repositories point at it;

@@ -1,6 +1,8 @@
 package run
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,4 +45,34 @@ func TestRmiInUse(t *testing.T) {
 	if out := e.out("images", "-q"); strings.Contains(out, strings.TrimPrefix(img, "sha256:")[:12]) {
 		t.Fatalf("image still listed:\n%s", out)
 	}
+}
+
+// TestRmiRemovesUnpackedLayers: rmi of the last image that needs an
+// unpacked layer removes it from disk, as Docker's rmi deletes layers; a
+// layer other images share stays.
+func TestRmiRemovesUnpackedLayers(t *testing.T) {
+	e := newEnv(t)
+	e.ok("run", "--name", "w", "busybox", "sh", "-c", "echo own > /own")
+	e.ok("commit", "w", "own")
+	e.ok("rm", "w")
+	e.ok("run", "--rm", "own", "cat", "/own") // unpacks its layer
+	before := snapshotDirs(t, e)
+	wantContains(t, "rmi", e.out("rmi", "own"), "Deleted: ")
+	after := snapshotDirs(t, e)
+	// The image's layer goes, and unused init layers with it (they are
+	// made again on demand); the base image's layer stays.
+	if after >= before || after < 1 {
+		t.Fatalf("unpacked layers: %d before rmi, %d after; want fewer, and the base's kept", before, after)
+	}
+	wantEq(t, "the shared base still runs", e.out("run", "--rm", "busybox", "echo", "base"), "base")
+}
+
+// snapshotDirs counts the overlay snapshots on disk.
+func snapshotDirs(t *testing.T, e *env) int {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(e.root, "snapshots", "overlay", "snapshots"))
+	if err != nil {
+		t.Skipf("not an overlay root: %v", err)
+	}
+	return len(entries)
 }
