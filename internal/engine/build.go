@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,7 +58,7 @@ func (e *Engine) pullBase(ctx context.Context, name string, w io.Writer) error {
 // PruneUnpacked removes the unpacked layers no image or build cache entry
 // needs any more. A root where nothing was ever unpacked is left alone.
 func (e *Engine) PruneUnpacked(ctx context.Context) error {
-	if _, err := os.Stat(filepath.Join(e.Root, driverFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(e.Root, driverFile)); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	b, err := e.Builder()
