@@ -12,10 +12,9 @@ import (
 )
 
 // download streams one layer blob into the content store, hashing it as
-// it is written and, in the same pass, decompressing it to check its diff
-// ID. The ingest is named by the digest, so a download cut short (a dropped
-// connection, a killed process) resumes from the bytes already on disk;
-// the diff ID of a resumed download is checked from the stored blob.
+// it is written, and returns its uncompressed size (see diffSize). The
+// ingest is named by the digest, so a download cut short (a dropped
+// connection, a killed process) resumes from the bytes already on disk.
 func (p *Puller) download(ctx context.Context, src Source, d image.Descriptor, diffID digest.Digest) (int64, error) {
 	w, err := p.Images.Content.Writer("pull-"+d.Digest.Encoded(), d.Digest.Algorithm())
 	if err != nil {
@@ -36,22 +35,7 @@ func (p *Puller) download(ctx context.Context, src Source, d image.Descriptor, d
 	body := &counter{r: rc, n: offset, report: func(n int64) {
 		p.event(Event{ID: shortID(d.Digest), Status: "Downloading", Current: n, Total: d.Size})
 	}}
-	var diffSize int64
-	var diffErr error
-	if offset == 0 {
-		pr, pw := io.Pipe()
-		done := make(chan struct{})
-		go func() {
-			diffSize, diffErr = diffOf(pr, diffID)
-			_, _ = io.Copy(io.Discard, pr) // keep the download going if the check stopped early
-			close(done)
-		}()
-		_, err = io.Copy(w, io.TeeReader(body, pw))
-		pw.CloseWithError(err)
-		<-done
-	} else {
-		_, err = io.Copy(w, body)
-	}
+	_, err = io.Copy(w, body)
 	rc.Close()
 	if err != nil {
 		return 0, err // the ingest stays: the next pull resumes it
@@ -63,10 +47,7 @@ func (p *Puller) download(ctx context.Context, src Source, d image.Descriptor, d
 		}
 		return 0, err
 	}
-	if offset > 0 {
-		return p.knownDiffSize(d.Digest, diffID)
-	}
-	return diffSize, diffErr
+	return p.diffSize(d, diffID)
 }
 
 // counter counts bytes read and reports every reportEvery bytes.

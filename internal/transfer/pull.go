@@ -178,7 +178,7 @@ func (p *Puller) layers(ctx context.Context, src Source, descs []image.Descripto
 func (p *Puller) layer(ctx context.Context, src Source, d image.Descriptor, diffID digest.Digest) (imagestore.Layer, error) {
 	l := imagestore.Layer{Digest: d.Digest, Size: d.Size, MediaType: d.MediaType, DiffID: diffID}
 	if info, err := p.Images.Content.Info(d.Digest); err == nil && info.Size == d.Size {
-		size, err := p.knownDiffSize(d.Digest, diffID)
+		size, err := p.diffSize(d, diffID)
 		if err == nil {
 			l.DiffSize = size
 			p.event(Event{ID: shortID(d.Digest), Status: "Already exists"})

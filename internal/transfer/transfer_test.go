@@ -208,6 +208,10 @@ func TestPushPullRoundTrip(t *testing.T) {
 	if err != nil || len(got.RepoDigests) != 1 || !strings.HasSuffix(got.RepoDigests[0], "@"+dg1.String()) {
 		t.Fatalf("repo digests = %v, %v", got.RepoDigests, err)
 	}
+	// The uncompressed size comes from the gzip trailer, not a second pass.
+	if got.Size != img.Size {
+		t.Fatalf("pulled image size %d, pushed image size %d", got.Size, img.Size)
+	}
 	res, err = pl.Pull(ctx, pr, pref)
 	if err != nil || res.Fresh {
 		t.Fatalf("second pull: fresh=%v %v", res.Fresh, err)
