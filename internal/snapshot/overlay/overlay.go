@@ -3,16 +3,12 @@ package overlay
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/snapshot"
-	"github.com/strata-dev/strata/internal/snapshot/internal/fsutil"
 	"github.com/strata-dev/strata/internal/snapshot/internal/storage"
 )
 
@@ -110,7 +106,7 @@ func (s *Snapshotter) mounts(snap storage.Snapshot) []snapshot.Mount {
 	return []snapshot.Mount{m}
 }
 
-func (s *Snapshotter) fs(id int64) string { return filepath.Join(s.store.Path(id), "fs") }
+func (s *Snapshotter) fs(id int64) string { return s.store.FS(id) }
 
 // overlay is an overlay mount of the parents, lowerdir last (it is the
 // longest option, and the last is where the kernel's error says it stopped).
@@ -147,18 +143,7 @@ func (s *Snapshotter) Walk(ctx context.Context, fn func(snapshot.Info) error) er
 // directory (its upper dir), so a base shared by many containers is counted
 // once, on the base.
 func (s *Snapshotter) Usage(ctx context.Context, key string) (snapshot.Usage, error) {
-	snap, err := s.store.Get(ctx, key)
-	if err != nil {
-		return snapshot.Usage{}, err
-	}
-	size, inodes, err := fsutil.DiskUsage(s.fs(snap.ID))
-	if errors.Is(err, fs.ErrNotExist) {
-		return snapshot.Usage{}, errdefs.Newf(errdefs.ErrNotFound, "snapshot %q was removed", key)
-	}
-	if err != nil {
-		return snapshot.Usage{}, fmt.Errorf("usage of snapshot %q: %w", key, err)
-	}
-	return snapshot.Usage{Size: size, Inodes: inodes}, nil
+	return s.store.Usage(ctx, key)
 }
 
 // Cleanup implements snapshot.Cleaner.

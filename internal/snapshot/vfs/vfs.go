@@ -3,9 +3,6 @@ package vfs
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -90,7 +87,7 @@ func (s *Snapshotter) mounts(snap storage.Snapshot) []snapshot.Mount {
 	return []snapshot.Mount{{Type: "bind", Source: dir, Options: []string{"rbind", "ro"}}}
 }
 
-func (s *Snapshotter) fs(id int64) string { return filepath.Join(s.store.Path(id), "fs") }
+func (s *Snapshotter) fs(id int64) string { return s.store.FS(id) }
 
 // Commit implements snapshot.Snapshotter.
 func (s *Snapshotter) Commit(ctx context.Context, name, key string) error {
@@ -110,18 +107,7 @@ func (s *Snapshotter) Walk(ctx context.Context, fn func(snapshot.Info) error) er
 // Usage implements snapshot.Snapshotter: the blocks of the snapshot's whole
 // tree (for a view, of its own empty directory).
 func (s *Snapshotter) Usage(ctx context.Context, key string) (snapshot.Usage, error) {
-	snap, err := s.store.Get(ctx, key)
-	if err != nil {
-		return snapshot.Usage{}, err
-	}
-	size, inodes, err := fsutil.DiskUsage(s.fs(snap.ID))
-	if errors.Is(err, fs.ErrNotExist) {
-		return snapshot.Usage{}, errdefs.Newf(errdefs.ErrNotFound, "snapshot %q was removed", key)
-	}
-	if err != nil {
-		return snapshot.Usage{}, fmt.Errorf("usage of snapshot %q: %w", key, err)
-	}
-	return snapshot.Usage{Size: size, Inodes: inodes}, nil
+	return s.store.Usage(ctx, key)
 }
 
 // Cleanup implements snapshot.Cleaner.
