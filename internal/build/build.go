@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -216,16 +215,6 @@ func checkPlatform(p string) error {
 		}
 	}
 	return nil
-}
-
-// sortedMap lists a map's keys in order.
-func sortedMap(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // now is the time history entries get.

@@ -220,6 +220,7 @@ func fileChanges(old, cur map[string]string) []string {
 	return out
 }
 
+// sortedKeys lists the keys of a and b (b may be nil) once each, in order.
 func sortedKeys(a, b map[string]string) []string {
 	seen := map[string]bool{}
 	var out []string

@@ -29,7 +29,7 @@ func (s *stageRun) run(ctx context.Context, c *instructions.RunCommand) error {
 	if err != nil {
 		return err
 	}
-	keyArgs, envArgs := s.runArgs()
+	keyArgs, envArgs := s.buildArgs()
 	in := inputs{Step: runStepText(c), Args: keyArgs}
 	mounts := instructions.GetMounts(c)
 	netMode := instructions.GetNetwork(c)
@@ -50,9 +50,9 @@ func (s *stageRun) run(ctx context.Context, c *instructions.RunCommand) error {
 	})
 }
 
-// runArgs returns the build args of the stage twice: for the cache key
+// buildArgs returns the build args of the stage twice: for the cache key
 // and history (without the proxy args), and as environment for RUN.
-func (s *stageRun) runArgs() (map[string]string, []string) {
+func (s *stageRun) buildArgs() (map[string]string, []string) {
 	key := map[string]string{}
 	var env []string
 	for _, kv := range s.args {
@@ -66,7 +66,7 @@ func (s *stageRun) runArgs() (map[string]string, []string) {
 			}
 		}
 	}
-	for _, k := range sortedMap(key) {
+	for _, k := range sortedKeys(key, nil) {
 		env = append(env, k+"="+key[k])
 	}
 	return key, env
@@ -116,7 +116,7 @@ func runHistory(args []string, buildArgs map[string]string) string {
 	if len(buildArgs) == 0 {
 		return text
 	}
-	keys := sortedMap(buildArgs)
+	keys := sortedKeys(buildArgs, nil)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
 		parts = append(parts, k+"="+buildArgs[k])
