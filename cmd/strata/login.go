@@ -59,7 +59,7 @@ func (c *cli) loginCommand() *cobra.Command {
 			if user == "" || password == "" {
 				return errdefs.Newf(errdefs.ErrInvalidArgument, "username and password are required")
 			}
-			_, client, err := c.remote()
+			_, client, _, err := c.remote()
 			if err != nil {
 				return err
 			}
@@ -128,7 +128,7 @@ func (c *cli) searchCommand() *cobra.Command {
 			if i := strings.Index(term, "/"); i > 0 && strings.ContainsAny(term[:i], ".:") || strings.HasPrefix(term, "localhost/") {
 				host, term = term[:i], term[i+1:]
 			}
-			_, client, err := c.remote()
+			_, client, _, err := c.remote()
 			if err != nil {
 				return err
 			}

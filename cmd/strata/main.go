@@ -5,12 +5,36 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/strata-dev/strata/internal/errdefs"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	stop := startProfile(os.Getenv("STRATA_CPUPROFILE"))
+	code := run(os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// startProfile writes a CPU profile of the whole command to path, when
+// path is set (for `go tool pprof`); it returns the function that ends it.
+func startProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "strata: STRATA_CPUPROFILE: %v\n", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}
 }
 
 func run(args []string) int {

@@ -41,7 +41,7 @@ func (c *cli) pullCommand() *cobra.Command {
 			if quiet {
 				out = io.Discard
 			}
-			e, client, err := c.remote()
+			e, client, cfg, err := c.remote()
 			if err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func (c *cli) pullCommand() *cobra.Command {
 				// The header comes once the manifest is found, as Docker's.
 				var once sync.Once
 				header := func() { fmt.Fprintf(out, "%s: Pulling from %s\n", r.Object(), ref.Path) }
-				p := &transfer.Puller{Images: e.Images, Platform: plat, Progress: func(ev transfer.Event) {
+				p := &transfer.Puller{Images: e.Images, Platform: plat, Parallel: cfg.MaxDownloads, Progress: func(ev transfer.Event) {
 					once.Do(header)
 					progress(ev)
 				}}
@@ -100,14 +100,18 @@ func (c *cli) pullCommand() *cobra.Command {
 	return cmd
 }
 
-// remote opens the store and a registry client.
-func (c *cli) remote() (*engine.Engine, *remote.Client, error) {
+// remote opens the store, the config file and a registry client.
+func (c *cli) remote() (*engine.Engine, *remote.Client, engine.Config, error) {
 	e, err := c.engine()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, engine.Config{}, err
 	}
-	client, err := e.Remote()
-	return e, client, err
+	cfg, err := e.Config()
+	if err != nil {
+		return nil, nil, cfg, err
+	}
+	client, err := cfg.Remote()
+	return e, client, cfg, err
 }
 
 func pullStatus(fresh bool) string {
@@ -140,7 +144,7 @@ func (c *cli) pushCommand() *cobra.Command {
 			if ref.Digest != "" {
 				return errdefs.Newf(errdefs.ErrInvalidArgument, "cannot push a digest reference")
 			}
-			e, client, err := c.remote()
+			e, client, cfg, err := c.remote()
 			if err != nil {
 				return err
 			}
@@ -166,7 +170,7 @@ func (c *cli) pushCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := &transfer.Pusher{Images: e.Images, Progress: transferProgress(out, "Preparing", "Layer already exists", "Pushed", "Mounted from")}
+			p := &transfer.Pusher{Images: e.Images, Parallel: cfg.MaxUploads, Progress: transferProgress(out, "Preparing", "Layer already exists", "Pushed", "Mounted from")}
 			for _, tag := range tags {
 				r := ref
 				r.Tag = tag

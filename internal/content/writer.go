@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/writeback"
 )
 
 // copyBufferSize is the buffer used to stream data into and out of ingests.
@@ -33,6 +34,7 @@ type Writer struct {
 	data     *os.File
 	digester digest.Digester
 	offset   int64
+	wb       writeback.Tracker
 	done     bool
 }
 
@@ -110,6 +112,7 @@ func (w *Writer) rehash(size int64) error {
 		return fmt.Errorf("ingest %s: %w", w.ref, err)
 	}
 	w.offset = size
+	w.wb.Reset(size)
 	return nil
 }
 
@@ -130,6 +133,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if err != nil {
 		return n, fmt.Errorf("ingest %s: %w", w.ref, err)
 	}
+	w.wb.Wrote(w.data, w.offset) // the fsync at Commit then has little left
 	return n, nil
 }
 

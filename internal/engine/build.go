@@ -35,7 +35,11 @@ func (e *Engine) pullBase(ctx context.Context, name string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	client, err := e.Remote()
+	cfg, err := e.Config()
+	if err != nil {
+		return err
+	}
+	client, err := cfg.Remote()
 	if err != nil {
 		return err
 	}
@@ -43,7 +47,7 @@ func (e *Engine) pullBase(ctx context.Context, name string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p := &transfer.Puller{Images: e.Images, Platform: image.HostPlatform(), Progress: func(ev transfer.Event) {
+	p := &transfer.Puller{Images: e.Images, Platform: image.HostPlatform(), Parallel: cfg.MaxDownloads, Progress: func(ev transfer.Event) {
 		if strings.HasSuffix(ev.Status, "complete") || ev.Status == "Already exists" {
 			fmt.Fprintf(w, "%s: %s\n", ev.ID, ev.Status)
 		}

@@ -146,3 +146,55 @@ func TestPutManifest(t *testing.T) {
 		t.Fatalf("anonymous push: %v", err)
 	}
 }
+
+// writerToBody is a body that writes itself, as a gzip stream does; wrote
+// counts the calls of WriteTo.
+type writerToBody struct {
+	data  []byte
+	fail  error // returned half way when set
+	wrote int
+}
+
+func (b *writerToBody) Read([]byte) (int, error) {
+	return 0, errors.New("Read called: the client should have used WriteTo")
+}
+
+func (b *writerToBody) WriteTo(w io.Writer) (int64, error) {
+	b.wrote++
+	half := len(b.data) / 2
+	n, err := w.Write(b.data[:half])
+	if err != nil || b.fail != nil {
+		return int64(n), errors.Join(err, b.fail)
+	}
+	m, err := w.Write(b.data[half:])
+	return int64(n + m), err
+}
+
+// TestUploadWriterTo: a body that writes itself goes to the connection
+// directly, hashed and counted on the way; one that fails half way fails
+// the upload and leaves no blob.
+func TestUploadWriterTo(t *testing.T) {
+	f := newFakeRegistry(t, "bearer")
+	r := openRepo(t, pushClient(f), mustRef(t, f.host()+"/user/app:v1"), "push")
+	ctx := context.Background()
+	data := randomBytes(200<<10, 9)
+	body := &writerToBody{data: data}
+	dg, err := r.Upload(ctx, "", -1, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := digest.FromBytes(data); dg != want || body.wrote != 1 {
+		t.Fatalf("Upload = %s after %d WriteTo calls, want %s after 1", dg, body.wrote, want)
+	}
+	if got, ok := f.blob("user/app", dg); !ok || !bytes.Equal(got, data) {
+		t.Fatal("registry holds a different blob")
+	}
+
+	bad := &writerToBody{data: randomBytes(200<<10, 10), fail: errors.New("disk gone")}
+	if _, err := r.Upload(ctx, "", -1, bad); err == nil {
+		t.Fatal("an upload whose body failed succeeded")
+	}
+	if _, ok := f.blob("user/app", digest.FromBytes(bad.data)); ok {
+		t.Fatal("a failed upload left a blob")
+	}
+}

@@ -176,3 +176,38 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// WriteTo lets a body that can write itself (a gzip stream) write straight
+// to the connection, counted and hashed on the way; other bodies are read.
+func (c *countingReader) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{c: c, w: w}
+	var err error
+	if wt, ok := c.r.(io.WriterTo); ok {
+		_, err = wt.WriteTo(cw)
+	} else {
+		_, err = io.Copy(cw, c.r)
+	}
+	if err == nil {
+		c.eof = true
+	}
+	return cw.n, err
+}
+
+// countingWriter counts and hashes, for its countingReader, what it writes.
+type countingWriter struct {
+	c *countingReader
+	w io.Writer
+	n int64
+}
+
+func (cw *countingWriter) Write(p []byte) (int, error) {
+	n, err := cw.w.Write(p)
+	if n > 0 {
+		cw.n += int64(n)
+		cw.c.n += int64(n)
+		if cw.c.h != nil {
+			cw.c.h.Write(p[:n])
+		}
+	}
+	return n, err
+}

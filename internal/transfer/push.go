@@ -7,7 +7,6 @@ import (
 	"io"
 	"sync"
 
-	"github.com/klauspost/pgzip"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/strata-dev/strata/internal/errdefs"
@@ -30,7 +29,7 @@ type Target interface {
 type Pusher struct {
 	Images   *imagestore.Store
 	Progress func(Event) // may be nil
-	Parallel int         // blobs at once (default 3)
+	Parallel int         // blobs at once (default 5, as Docker's max-concurrent-uploads)
 }
 
 // Destination names where an image goes: the registry host and the
@@ -75,7 +74,7 @@ func (p *Pusher) push(ctx context.Context, tgt Target, dst Destination, img meta
 	var wg sync.WaitGroup
 	n := p.Parallel
 	if n <= 0 {
-		n = 3
+		n = 5
 	}
 	sem := make(chan struct{}, n)
 	for i, l := range man.Layers {
@@ -211,25 +210,11 @@ func (p *Pusher) uploadCompressed(ctx context.Context, tgt Target, l image.Descr
 		return "", 0, err
 	}
 	defer f.Close()
-	pr, pw := io.Pipe()
-	go func() {
-		zw, err := pgzip.NewWriterLevel(pw, pgzip.BestSpeed)
-		if err == nil {
-			err = zw.SetConcurrency(1<<20, 4)
-		}
-		if err == nil {
-			_, err = io.Copy(zw, f)
-		}
-		if err == nil {
-			err = zw.Close()
-		}
-		pw.CloseWithError(err)
-	}()
-	body := &counter{r: pr, report: func(n int64) {
+	body := &gzipStream{src: f, report: func(n int64) {
 		p.event(Event{ID: id, Status: "Pushing", Current: n})
 	}}
+	defer func() { _ = body.Close() }()
 	dg, err := tgt.Upload(ctx, "", -1, body)
-	pr.CloseWithError(err)
 	if err != nil {
 		return "", 0, fmt.Errorf("upload layer %s: %w", l.Digest, err)
 	}

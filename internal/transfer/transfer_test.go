@@ -99,11 +99,17 @@ func newStore(t *testing.T) *imagestore.Store {
 	return s
 }
 
+// randomBytes is n random bytes.
+func randomBytes(n int) []byte {
+	data := make([]byte, n)
+	_, _ = rand.Read(data)
+	return data
+}
+
 // randomTar is a layer of one file of n random bytes.
 func randomTar(t *testing.T, n int) []byte {
 	t.Helper()
-	data := make([]byte, n)
-	_, _ = rand.Read(data)
+	data := randomBytes(n)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	_ = tw.WriteHeader(&tar.Header{Name: "data", Mode: 0o644, Size: int64(n), Typeflag: tar.TypeReg})

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-dev/strata/internal/errdefs"
+	"github.com/strata-dev/strata/internal/writeback"
 )
 
 // fsOpenRetries bounds how often a Writer retries when the pending file is
@@ -29,6 +30,7 @@ type fsWriter struct {
 	pending string // root-relative pending file
 	file    *os.File
 	size    int64
+	wb      writeback.Tracker
 	done    bool
 }
 
@@ -152,6 +154,7 @@ func (w *fsWriter) start(append bool) error {
 	}
 	size, err := w.file.Seek(0, io.SeekEnd)
 	w.size = size
+	w.wb.Reset(size)
 	return err
 }
 
@@ -169,6 +172,7 @@ func (w *fsWriter) Write(p []byte) (int, error) {
 	if err != nil {
 		return n, fsError("write", w.path, err)
 	}
+	w.wb.Wrote(w.file, w.size) // the fsync at Commit then has little left
 	return n, nil
 }
 
