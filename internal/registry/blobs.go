@@ -20,6 +20,19 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rq *request) 
 		if err != nil {
 			return err
 		}
+		if r.Method == http.MethodHead {
+			// A pusher that hears "exists" skips the upload and names the
+			// blob in its manifest: lease it (see gclease.go). The lease
+			// is best effort here, so read-only storage still answers.
+			_ = s.lease(ctx, rt.dgst)
+			doomed, err := s.isDoomed(ctx, rt.dgst)
+			if err != nil {
+				return err
+			}
+			if doomed {
+				return newError(codeBlobUnknown, "blob %s is being garbage-collected", rt.dgst)
+			}
+		}
 		h := w.Header()
 		h.Set("Docker-Content-Digest", rt.dgst.String())
 		h.Set("ETag", `"`+rt.dgst.String()+`"`)

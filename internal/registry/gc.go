@@ -21,6 +21,10 @@ type GCReport struct {
 	UploadsDeleted []string // expired upload ids
 }
 
+// gcAfterDoom, when set by a test, runs between dooming the garbage and
+// the second look: the moment a racing push matters most.
+var gcAfterDoom func()
+
 // gcRun is one collection's working state.
 type gcRun struct {
 	s        *Server
@@ -38,16 +42,18 @@ type gcRun struct {
 //  1. Mark every blob a manifest of any repository references: the
 //     manifest itself, its config and layers, its index children and its
 //     subject, plus the blob any live upload is completing.
-//  2. Sweep the blobs the registry knows of (linked into a repository, or
-//     unlinked by a DELETE) that are unmarked, whose links and bytes are
-//     older than the grace period. Links go first, so no manifest can be
-//     accepted against a blob that is about to vanish.
+//  2. Doom the blobs the registry knows of (linked into a repository, or
+//     unlinked by a DELETE) that are unmarked and whose links, bytes and
+//     lease (gclease.go) are older than the grace period.
+//  3. Look again: manifests linked since the collection began are marked,
+//     leases are read again; what is still garbage is deleted, links
+//     first, so no manifest can be accepted against a vanishing blob.
 //
 // Blobs no repository ever linked are never touched: blobs/ may be shared
-// with strata's local content store. Before sweeping, manifests written
-// since the collection began are marked again, so a push racing the
-// collector keeps what it references. Uploads older than UploadExpiry are
-// deleted too.
+// with strata's local content store. The doomed markers and leases make
+// sure a push racing the collector, in any process, keeps what it uses.
+// Uploads older than UploadExpiry, expired leases and the doomed markers
+// of a collector that died are deleted too.
 func (s *Server) GC(ctx context.Context, dryRun bool) (GCReport, error) {
 	g := &gcRun{
 		s:        s,
@@ -75,7 +81,26 @@ func (s *Server) GC(ctx context.Context, dryRun bool) (GCReport, error) {
 	if err != nil {
 		return g.report, err
 	}
-	// Second look at what changed while we marked.
+	var garbage []digest.Digest
+	for _, d := range cands {
+		if bad, err := g.judge(ctx, d, dryRun); err != nil {
+			return g.report, err
+		} else if bad {
+			garbage = append(garbage, d)
+		}
+	}
+	// Doom the garbage, then look again at what changed meanwhile: leases
+	// taken and manifests linked since the collection began (gclease.go).
+	if !dryRun {
+		for _, d := range garbage {
+			if err := s.store.d.PutContent(ctx, gcDoomedPath(d), nil); err != nil {
+				return g.report, err
+			}
+		}
+		if gcAfterDoom != nil {
+			gcAfterDoom()
+		}
+	}
 	for _, repo := range g.repos {
 		if err := g.markRepo(ctx, repo, g.start.Add(-time.Minute)); err != nil {
 			return g.report, err
@@ -85,12 +110,15 @@ func (s *Server) GC(ctx context.Context, dryRun bool) (GCReport, error) {
 		return g.report, err
 	}
 	g.report.BlobsMarked = len(g.marked)
-	for _, d := range cands {
+	for _, d := range garbage {
 		if err := g.sweep(ctx, d, dryRun); err != nil {
 			return g.report, err
 		}
 	}
-	return g.report, nil
+	if dryRun {
+		return g.report, nil
+	}
+	return g.report, g.expireLeases(ctx)
 }
 
 // markRepo marks what the repository's manifests reference and records its
@@ -240,21 +268,50 @@ func (g *gcRun) candidates(ctx context.Context) ([]digest.Digest, error) {
 	return out, nil
 }
 
-// sweep deletes blob d if it is garbage.
-func (g *gcRun) sweep(ctx context.Context, d digest.Digest, dry bool) error {
+// judge reports whether candidate d looks like garbage: unmarked, with
+// links, bytes and lease older than the grace period. A candidate that is
+// referenced after all loses its candidate marker (unless dry).
+func (g *gcRun) judge(ctx context.Context, d digest.Digest, dry bool) (bool, error) {
 	st := g.s.store
 	if g.marked[d] || g.young[d] {
-		if !dry {
-			return st.deleteIfExists(ctx, gcCandidatePath(d))
+		if dry {
+			return false, nil
 		}
-		return nil
+		return false, st.deleteIfExists(ctx, gcCandidatePath(d))
+	}
+	fi, err := st.d.Stat(ctx, blobPath(d))
+	if err != nil && !isNotFound(err) {
+		return false, err
+	}
+	if err == nil && g.start.Sub(fi.ModTime) < g.s.cfg.GCGracePeriod {
+		return false, nil // keep the marker: judge it again next time
+	}
+	leased, err := g.s.leased(ctx, d)
+	return !leased, err
+}
+
+// sweep deletes doomed blob d, its links and markers, unless the second
+// look saved it.
+func (g *gcRun) sweep(ctx context.Context, d digest.Digest, dry bool) error {
+	st := g.s.store
+	if g.marked[d] {
+		if dry {
+			return nil
+		}
+		if err := st.deleteIfExists(ctx, gcCandidatePath(d)); err != nil {
+			return err
+		}
+		return st.deleteIfExists(ctx, gcDoomedPath(d))
+	}
+	if leased, err := g.s.leased(ctx, d); err != nil || leased {
+		if err == nil && !dry {
+			err = st.deleteIfExists(ctx, gcDoomedPath(d))
+		}
+		return err
 	}
 	fi, err := st.d.Stat(ctx, blobPath(d))
 	if err != nil && !isNotFound(err) {
 		return err
-	}
-	if err == nil && g.start.Sub(fi.ModTime) < g.s.cfg.GCGracePeriod {
-		return nil // keep the marker: judge it again next time
 	}
 	if err == nil {
 		g.report.BlobsDeleted = append(g.report.BlobsDeleted, d.String())
@@ -269,8 +326,37 @@ func (g *gcRun) sweep(ctx context.Context, d digest.Digest, dry bool) error {
 			return err
 		}
 	}
-	if err := st.deleteIfExists(ctx, blobPath(d)); err != nil {
-		return err
+	for _, p := range []string{blobPath(d), gcCandidatePath(d), gcDoomedPath(d)} {
+		if err := st.deleteIfExists(ctx, p); err != nil {
+			return err
+		}
 	}
-	return st.deleteIfExists(ctx, gcCandidatePath(d))
+	return nil
+}
+
+// expireLeases deletes the used markers older than the grace period, and
+// doomed markers a collector that died left behind.
+func (g *gcRun) expireLeases(ctx context.Context) error {
+	st := g.s.store
+	for _, dir := range []string{"_gc/used", "_gc/doomed"} {
+		ds, err := st.digestsUnder(ctx, dir)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			p := gcUsedPath(d)
+			keep := g.s.cfg.GCGracePeriod
+			if dir == "_gc/doomed" {
+				p, keep = gcDoomedPath(d), doomedStale
+			}
+			fi, err := st.d.Stat(ctx, p)
+			if err != nil || time.Since(fi.ModTime) < keep {
+				continue
+			}
+			if err := st.deleteIfExists(ctx, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

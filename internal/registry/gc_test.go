@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/strata-dev/strata/internal/registry/storage"
 )
@@ -17,6 +18,7 @@ func TestGC(t *testing.T) {
 		ageBlob := func(name, d string) {
 			e.age("blobs/sha256/"+d[len("sha256:"):], old)
 			e.age("repositories/"+name+"/_layers/sha256/"+d[len("sha256:"):]+"/link", old)
+			e.age(gcUsedPath(digest.Digest(d)), old) // the upload's lease
 		}
 
 		kept := e.pushImage("app", "v1", nil)

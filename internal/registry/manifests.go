@@ -197,7 +197,22 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt route) e
 	if err := s.checkReferences(ctx, rt.name, m); err != nil {
 		return err
 	}
+	existed, err := s.store.exists(ctx, revisionLinkPath(rt.name, d))
+	if err != nil {
+		return err
+	}
 	if err := s.storeManifest(ctx, rt.name, revision{Digest: d, MediaType: mt}, body, m); err != nil {
+		return err
+	}
+	// Look again now that the revision is linked: a collector that doomed
+	// a blob before it could see the link may be deleting it (gclease.go).
+	if err := s.checkReferences(ctx, rt.name, m); err != nil {
+		if !existed {
+			_ = s.store.deleteIfExists(ctx, revisionLinkPath(rt.name, d))
+			if m.Subject != nil {
+				_ = s.store.deleteIfExists(ctx, referrersDir(rt.name, m.Subject.Digest)+"/"+d.String())
+			}
+		}
 		return err
 	}
 	for _, t := range tags {
@@ -222,8 +237,8 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt route) e
 }
 
 // checkReferences refuses a manifest whose blobs or child manifests the
-// repository does not hold. Foreign layers (with urls) and the subject are
-// not checked.
+// repository does not hold, or whose blobs the collector is deleting.
+// Foreign layers (with urls) and the subject are not checked.
 func (s *Server) checkReferences(ctx context.Context, name string, m *manifestDoc) error {
 	var unknown []map[string]string
 	for _, desc := range m.Manifests {
@@ -238,7 +253,14 @@ func (s *Server) checkReferences(ctx context.Context, name string, m *manifestDo
 		if len(desc.URLs) > 0 {
 			continue
 		}
-		if _, err := s.store.repoBlob(ctx, name, desc.Digest); err != nil {
+		_, err := s.store.repoBlob(ctx, name, desc.Digest)
+		if err == nil {
+			var doomed bool
+			if doomed, err = s.isDoomed(ctx, desc.Digest); err == nil && doomed {
+				err = newError(codeBlobUnknown, "blob %s is being garbage-collected", desc.Digest)
+			}
+		}
+		if err != nil {
 			if !isNotFound(err) {
 				return err
 			}

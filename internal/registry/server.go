@@ -26,6 +26,7 @@ type Server struct {
 	auth    *authorizer
 	metrics *metrics
 	log     *slog.Logger
+	leases  leases // see gclease.go
 }
 
 // New checks cfg and builds a Server.

@@ -236,6 +236,11 @@ func (s *Server) completeUpload(ctx context.Context, id string, st *uploadState,
 		s.dropUpload(ctx, id)
 		return newError(codeDigestInvalid, "upload has digest %s, not %s", got, want).withDetail(map[string]string{"digest": want.String()})
 	}
+	// An old copy of the blob may be on its way out: lease it and let the
+	// collector finish with it first (see gclease.go).
+	if err := s.waitUndoomed(ctx, want); err != nil {
+		return err
+	}
 	dst := blobPath(want)
 	have, err := s.store.exists(ctx, dst)
 	if err != nil {

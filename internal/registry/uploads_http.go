@@ -77,6 +77,9 @@ func (s *Server) serveUploads(w http.ResponseWriter, r *http.Request, rq *reques
 // from is empty and the caller may read every repository. False means the
 // caller should upload instead.
 func (s *Server) mount(ctx context.Context, r *http.Request, id identity, name string, d digest.Digest, from string) (bool, error) {
+	if doomed, err := s.leaseBlob(ctx, d); err != nil || doomed {
+		return false, err // doomed: the client uploads it instead
+	}
 	if from != "" {
 		if !validName(from) {
 			return false, newError(codeNameInvalid, "invalid repository name %q", from)
@@ -113,6 +116,9 @@ func (s *Server) mayPull(id identity, name string) bool {
 // already has: the body is hashed, not stored, and on a match the blob is
 // linked.
 func (s *Server) monolithicExisting(ctx context.Context, r *http.Request, name string, want digest.Digest) (bool, error) {
+	if doomed, err := s.leaseBlob(ctx, want); err != nil || doomed {
+		return false, err // doomed: stored as a new blob instead
+	}
 	have, err := s.store.exists(ctx, blobPath(want))
 	if !have || err != nil {
 		return false, err
