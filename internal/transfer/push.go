@@ -20,7 +20,8 @@ type Target interface {
 	BlobExists(ctx context.Context, dg digest.Digest) (int64, bool, error)
 	// Mount asks the registry to link a blob from another repository.
 	Mount(ctx context.Context, dg digest.Digest, from string) (bool, error)
-	// Upload streams a blob; with dg "" the digest is computed on the way.
+	// Upload streams a blob; with dg "" the digest is computed on the way,
+	// else the registry checks it. size -1 means unknown.
 	Upload(ctx context.Context, dg digest.Digest, size int64, body io.Reader) (digest.Digest, error)
 	PutManifest(ctx context.Context, ref string, raw []byte, mediaType string) (digest.Digest, error)
 }
@@ -139,13 +140,21 @@ func (p *Pusher) pushLayer(ctx context.Context, tgt Target, dst Destination, l i
 		gz = image.MediaTypeDockerLayer
 	}
 	want := image.Descriptor{MediaType: gz, Annotations: l.Annotations}
+	var known *metadata.Compressed
 	if c, err := p.Images.Meta.Compressed(ctx, diffID, gz); err == nil {
 		want.Digest, want.Size = c.Digest, c.Size
 		if ok, err := p.have(ctx, tgt, dst, want.Digest, id); err != nil || ok {
 			return want, err
 		}
+		known = &c
 	}
-	dg, size, err := p.uploadCompressed(ctx, tgt, l, id)
+	dg, size, err := p.uploadCompressed(ctx, tgt, l, id, known)
+	if known != nil && errdefs.IsInvalidArgument(err) {
+		// The layer compressed to other bytes than last time (another
+		// pgzip version, say) and the registry refused the digest: upload
+		// it again, hashed on the way.
+		dg, size, err = p.uploadCompressed(ctx, tgt, l, id, nil)
+	}
 	if err != nil {
 		return want, err
 	}
@@ -202,19 +211,28 @@ func (p *Pusher) have(ctx context.Context, tgt Target, dst Destination, dg diges
 	return false, nil
 }
 
-// uploadCompressed streams the local layer through pgzip to the registry,
-// the digest computed on the way.
-func (p *Pusher) uploadCompressed(ctx context.Context, tgt Target, l image.Descriptor, id string) (digest.Digest, int64, error) {
+// uploadCompressed streams the local layer through pgzip to the registry.
+// Compressing is deterministic, so with the digest and size of an earlier
+// push known the bytes are not hashed again (the registry checks them);
+// else the digest is computed on the way.
+func (p *Pusher) uploadCompressed(ctx context.Context, tgt Target, l image.Descriptor, id string, known *metadata.Compressed) (digest.Digest, int64, error) {
 	f, err := p.Images.Content.Open(l.Digest)
 	if err != nil {
 		return "", 0, err
 	}
 	defer f.Close()
+	var dg digest.Digest
+	var total int64
+	if known != nil {
+		dg, total = known.Digest, known.Size
+	}
 	body := &gzipStream{src: f, report: func(n int64) {
-		p.event(Event{ID: id, Status: "Pushing", Current: n})
+		p.event(Event{ID: id, Status: "Pushing", Current: n, Total: total})
 	}}
 	defer func() { _ = body.Close() }()
-	dg, err := tgt.Upload(ctx, "", -1, body)
+	// The size stays unknown to the upload even when known here, so the
+	// stream is sent chunked and can write itself into the connection.
+	dg, err = tgt.Upload(ctx, dg, -1, body)
 	if err != nil {
 		return "", 0, fmt.Errorf("upload layer %s: %w", l.Digest, err)
 	}

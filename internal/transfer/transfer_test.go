@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/strata-dev/strata/internal/content"
@@ -289,5 +290,57 @@ func TestManifestListPushAndPlatformPull(t *testing.T) {
 	}
 	if _, err := store.Get(list.Name); err == nil {
 		t.Fatal("a removed list is still there")
+	}
+}
+
+// TestPushKnownDigest: a layer pushed once is compressed again for
+// another registry with the digest already known, and lands under it; a
+// recorded digest the bytes no longer match is refused by the registry,
+// and the push falls back to hashing them on the way.
+func TestPushKnownDigest(t *testing.T) {
+	ctx := context.Background()
+	src := newStore(t)
+	img, err := src.Import(ctx, bytes.NewReader(randomTar(t, 2<<20)), imagestore.ImportOptions{Source: "-", Platform: image.HostPlatform()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Pusher{Images: src}
+	push := func() (*counting, digest.Digest) {
+		t.Helper()
+		reg, host := newRegistry(t)
+		r, ref := repo(t, host, "team/app:1", "pull", "push")
+		dg, _, err := p.Push(ctx, r, Destination{Registry: ref.Domain, Repo: ref.Path, Tag: "1"}, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg, dg
+	}
+	_, first := push()
+	cfgRaw, _ := src.Content.ReadAll(img.ID, -1)
+	cfg, err := image.ParseConfig(cfgRaw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffID := cfg.RootFS.DiffIDs[0]
+	gz := image.MediaTypeOCILayerGzip
+	rec, err := src.Meta.Compressed(ctx, diffID, gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, second := push()
+	if second != first || reg.count(http.MethodPost) != 2 { // the layer and the config
+		t.Fatalf("push with the digest known: %s after %d uploads, want %s after 2", second, reg.count(http.MethodPost), first)
+	}
+
+	wrong := metadata.Compressed{DiffID: diffID, MediaType: gz, Digest: digest.FromString("stale"), Size: rec.Size}
+	if err := src.Meta.PutCompressed(ctx, wrong); err != nil {
+		t.Fatal(err)
+	}
+	reg, third := push()
+	if third != first || reg.count(http.MethodPost) != 3 {
+		t.Fatalf("push with a stale digest: %s after %d uploads, want %s after 3", third, reg.count(http.MethodPost), first)
+	}
+	if got, err := src.Meta.Compressed(ctx, diffID, gz); err != nil || got.Digest != rec.Digest {
+		t.Fatalf("recorded digest after the fallback: %s %v, want %s", got.Digest, err, rec.Digest)
 	}
 }
