@@ -19,8 +19,10 @@
 #       and at level 1. Before each run the registry is restarted on an
 #       empty root, so every layer is compressed and uploaded again: a fresh
 #       repository name would not do, strata remembers each layer's gzip
-#       digest and where it pushed it, and mounts it from there. No
-#       warm-up run: the inputs are in the page cache from the setup.
+#       digest and where it pushed it, and mounts it from there. (Knowing
+#       the digest from the setup push, strata does not hash the gzip
+#       bytes again; the registry checks them.) No warm-up run: the
+#       inputs are in the page cache from the setup.
 #       Target: at least 2x the fastest peer. (Last, as it empties the
 #       registries.)
 #
