@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path"
@@ -54,13 +55,25 @@ type identity struct {
 // never needed for a correct answer.
 type authorizer struct {
 	enabled bool
-	users   map[string][]byte // user -> bcrypt hash
 	rules   []AccessRule
 	tokens  tokenSigner
 	dummy   []byte // bcrypt hash compared for unknown users
 
 	mu       sync.Mutex
 	verified map[[32]byte]time.Time // sha256(user, password, hash) -> expiry
+	htpasswd htpasswdFile
+}
+
+// htpasswdFile is the users file, read again when it changes (looked at
+// once a second at most), so users are added, removed or given new
+// passwords without a restart. A file that no longer parses leaves the
+// users as they were.
+type htpasswdFile struct {
+	path    string
+	users   map[string][]byte // user -> bcrypt hash
+	mod     time.Time         // of the file read
+	size    int64
+	checked time.Time
 }
 
 func newAuthorizer(cfg *Config, tokens tokenSigner) (*authorizer, error) {
@@ -71,17 +84,50 @@ func newAuthorizer(cfg *Config, tokens tokenSigner) (*authorizer, error) {
 	if cfg.Htpasswd == "" {
 		return a, nil
 	}
-	data, err := os.ReadFile(cfg.Htpasswd)
-	if err != nil {
-		return nil, fmt.Errorf("read htpasswd: %w", err)
-	}
-	a.users, err = parseHtpasswd(data)
-	if err != nil {
-		return nil, fmt.Errorf("htpasswd %s: %w", cfg.Htpasswd, err)
+	a.htpasswd.path = cfg.Htpasswd
+	if err := a.htpasswd.load(); err != nil {
+		return nil, err
 	}
 	a.enabled = true
+	var err error
 	a.dummy, err = bcrypt.GenerateFromPassword([]byte("strata"), bcrypt.DefaultCost)
 	return a, err
+}
+
+// load reads and parses the file.
+func (h *htpasswdFile) load() error {
+	f, err := os.Open(h.path)
+	if err != nil {
+		return fmt.Errorf("read htpasswd: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("read htpasswd: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 64<<20))
+	if err != nil {
+		return fmt.Errorf("read htpasswd: %w", err)
+	}
+	users, err := parseHtpasswd(data)
+	if err != nil {
+		return fmt.Errorf("htpasswd %s: %w", h.path, err)
+	}
+	h.users, h.mod, h.size, h.checked = users, fi.ModTime(), fi.Size(), time.Now()
+	return nil
+}
+
+// current returns the users, reading the file again if it changed since
+// it was last looked at (at most once a second). The caller holds a.mu.
+func (h *htpasswdFile) current() map[string][]byte {
+	if time.Since(h.checked) < time.Second {
+		return h.users
+	}
+	h.checked = time.Now()
+	if fi, err := os.Stat(h.path); err == nil && (!fi.ModTime().Equal(h.mod) || fi.Size() != h.size) {
+		_ = h.load() // a broken file keeps the users as they were
+	}
+	return h.users
 }
 
 // parseHtpasswd reads "user:bcrypt-hash" lines; blank lines and # comments
@@ -118,7 +164,9 @@ func isBcryptPrefix(h string) bool {
 
 // checkPassword verifies a user's password against htpasswd.
 func (a *authorizer) checkPassword(user, pass string) bool {
-	hash, ok := a.users[user]
+	a.mu.Lock()
+	hash, ok := a.htpasswd.current()[user]
+	a.mu.Unlock()
 	if !ok {
 		// Spend the same time as a real check so user names do not leak.
 		// The result is meaningless: only the time spent matters.

@@ -249,3 +249,45 @@ func TestScopeString(t *testing.T) {
 		t.Fatalf("scopeString = %q", got)
 	}
 }
+
+// TestHtpasswdReload: a changed users file takes effect without a
+// restart (new user, new password, removed user); a file that no longer
+// parses leaves the users as they were.
+func TestHtpasswdReload(t *testing.T) {
+	p := writeHtpasswd(t, map[string]string{"alice": "one", "carol": "gone soon"})
+	srv, err := New(Config{Storage: newMemDriver(), Htpasswd: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := srv.auth
+	check := func(user, pass string, want bool) {
+		t.Helper()
+		if got := a.checkPassword(user, pass); got != want {
+			t.Errorf("checkPassword(%s, %s) = %v, want %v", user, pass, got, want)
+		}
+	}
+	check("alice", "one", true)
+	check("carol", "gone soon", true)
+	replace := func(content []byte) {
+		t.Helper()
+		if err := os.WriteFile(p, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a.mu.Lock()
+		a.htpasswd.checked = time.Time{} // as if a second went by
+		a.mu.Unlock()
+	}
+	updated, err := os.ReadFile(writeHtpasswd(t, map[string]string{"alice": "two", "bob": "new"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replace(updated)
+	check("alice", "one", false)
+	check("alice", "two", true)
+	check("bob", "new", true)
+	check("carol", "gone soon", false)
+
+	replace([]byte("alice:not-a-bcrypt-hash\n"))
+	check("alice", "two", true)
+	check("bob", "new", true)
+}
