@@ -48,9 +48,10 @@ func (g *gzipStream) WriteTo(w io.Writer) (int64, error) {
 	return g.n, err
 }
 
-// copy feeds the layer to zw. A file is mapped into memory, so its bytes
-// go to the compressor without a read copying them first; other sources
-// are read in large pieces.
+// copy feeds the layer to zw. A file (a content-store blob, which never
+// changes in place) is mapped into memory, so its bytes go to the
+// compressor without a read copying them first; other sources are read
+// in large pieces.
 func (g *gzipStream) copy(zw io.Writer) error {
 	if f, ok := g.src.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
