@@ -70,7 +70,7 @@ type request struct {
 	url    *url.URL   // an absolute URL instead (upload locations, next pages)
 	header http.Header
 	body   []byte    // a body that can be sent again
-	stream io.Reader // a one-shot body: no retry, no repeat after a 401
+	stream io.Reader // a one-shot body: no retry, no repeat after a 401; closed by the transport if an io.ReadCloser
 	length int64     // stream length, -1 when unknown
 	scopes []string  // token scopes
 	retry  bool      // idempotent: may be repeated on errors, 5xx and 429
@@ -87,7 +87,11 @@ func (rq *request) newHTTP(ctx context.Context, u *url.URL, userAgent string) (*
 		return nil, err
 	}
 	if rq.stream != nil {
-		req.Body, req.GetBody, req.ContentLength = io.NopCloser(rq.stream), nil, rq.length
+		rc, ok := rq.stream.(io.ReadCloser)
+		if !ok {
+			rc = io.NopCloser(rq.stream)
+		}
+		req.Body, req.GetBody, req.ContentLength = rc, nil, rq.length
 		if rq.length == 0 {
 			req.Body = http.NoBody
 		}

@@ -53,6 +53,7 @@ type fakeConfig struct {
 	ignoreRange bool
 	badDigest   bool   // send a wrong Docker-Content-Digest for manifests
 	blobsAt     string // redirect blob GETs to this base URL
+	shortPatch  int64  // answer a PATCH after reading this many bytes
 }
 
 func (f *fakeRegistry) configure(change func(*fakeConfig)) {

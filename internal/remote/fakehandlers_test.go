@@ -142,7 +142,11 @@ func (f *fakeRegistry) serveUpload(w http.ResponseWriter, r *http.Request, cfg f
 		if slices.Contains(r.TransferEncoding, "chunked") {
 			f.chunked.Add(1)
 		}
-		io.Copy(&up.buf, r.Body)
+		if f.cfg.shortPatch > 0 {
+			io.CopyN(&up.buf, r.Body, f.cfg.shortPatch)
+		} else {
+			io.Copy(&up.buf, r.Body)
+		}
 		w.Header().Set("Location", "/v2/"+repo+"/blobs/uploads/"+id+"?_state=s"+id)
 		w.WriteHeader(http.StatusAccepted)
 	case http.MethodPut:

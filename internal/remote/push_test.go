@@ -198,3 +198,25 @@ func TestUploadWriterTo(t *testing.T) {
 		t.Fatal("a failed upload left a blob")
 	}
 }
+
+// TestUploadAnsweredEarly: a registry that answers a PATCH before it read
+// the whole body fails the upload (once the transport is done with the
+// body, so the count is final), without hanging and without a blob.
+func TestUploadAnsweredEarly(t *testing.T) {
+	f := newFakeRegistry(t, "")
+	f.configure(func(c *fakeConfig) { c.shortPatch = 64 << 10 })
+	r := openRepo(t, pushClient(f), mustRef(t, f.host()+"/user/app:v1"), "push")
+	data := randomBytes(4<<20, 11)
+	for name, body := range map[string]io.Reader{
+		"reader":   bytes.NewReader(data),
+		"writerTo": &writerToBody{data: data},
+	} {
+		_, err := r.Upload(context.Background(), "", -1, body)
+		if !errors.Is(err, errdefs.ErrUnavailable) {
+			t.Errorf("%s: upload answered early: %v", name, err)
+		}
+	}
+	if _, ok := f.blob("user/app", digest.FromBytes(data)); ok {
+		t.Fatal("a half-read upload left a blob")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -87,7 +88,7 @@ func (r *Repository) startUpload(ctx context.Context, ep *endpoint) (*url.URL, e
 
 // sendUpload PATCHes the content to loc and commits it with PUT.
 func (r *Repository) sendUpload(ctx context.Context, ep *endpoint, loc *url.URL, dg digest.Digest, size int64, body io.Reader) (digest.Digest, error) {
-	cr := &countingReader{r: body}
+	cr := &countingReader{r: body, done: make(chan struct{})}
 	if dg == "" {
 		cr.h = digest.SHA256.Hash()
 	}
@@ -105,6 +106,16 @@ func (r *Repository) sendUpload(ctx context.Context, ep *endpoint, loc *url.URL,
 		}
 		if loc, err = location(resp); err != nil {
 			return "", err
+		}
+		// The transport may still be finishing the body when the answer
+		// comes; it closes the body when done, and only then are the
+		// count and the hash final.
+		select {
+		case <-cr.done:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(bodyDoneWait):
+			return "", errdefs.Newf(errdefs.ErrUnavailable, "blob upload to %s: the registry answered while the blob was still being sent", r.ref.Name())
 		}
 	}
 	if size > 0 && cr.n != size {
@@ -154,13 +165,25 @@ func location(resp *http.Response) (*url.URL, error) {
 	return u, nil
 }
 
+// bodyDoneWait bounds the wait for the transport to finish a body the
+// registry has already answered for.
+const bodyDoneWait = 30 * time.Second
+
 // countingReader counts (and optionally hashes) what it reads, and notes
 // whether it reached the end.
 type countingReader struct {
-	r   io.Reader
-	h   hash.Hash
-	n   int64
-	eof bool
+	r    io.Reader
+	h    hash.Hash
+	n    int64
+	eof  bool
+	done chan struct{} // closed by Close: the transport is done with the body
+	once sync.Once
+}
+
+// Close tells the uploader that the transport is done with the body.
+func (c *countingReader) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return nil
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
