@@ -349,8 +349,7 @@ func (g *gcRun) expireLeases(ctx context.Context) error {
 			if dir == "_gc/doomed" {
 				p, keep = gcDoomedPath(d), doomedStale
 			}
-			fi, err := st.d.Stat(ctx, p)
-			if err != nil || time.Since(fi.ModTime) < keep {
+			if fresh, err := g.s.markerWithin(ctx, p, keep); err != nil || fresh {
 				continue
 			}
 			if err := st.deleteIfExists(ctx, p); err != nil {

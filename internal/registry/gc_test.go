@@ -15,11 +15,7 @@ func TestGC(t *testing.T) {
 		e := newEnv(t, drv, Config{GCGracePeriod: time.Hour})
 		ctx := t.Context()
 		const old = 2 * time.Hour
-		ageBlob := func(name, d string) {
-			e.age("blobs/sha256/"+d[len("sha256:"):], old)
-			e.age("repositories/"+name+"/_layers/sha256/"+d[len("sha256:"):]+"/link", old)
-			e.age(gcUsedPath(digest.Digest(d)), old) // the upload's lease
-		}
+		ageBlob := func(name, d string) { e.ageBlob(name, digest.Digest(d), old) }
 
 		kept := e.pushImage("app", "v1", nil)
 		ageBlob("app", kept.config.String())

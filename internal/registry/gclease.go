@@ -78,26 +78,25 @@ func (s *Server) leaseBlob(ctx context.Context, d digest.Digest) (doomed bool, e
 
 // isDoomed reports whether a live collector is about to delete d.
 func (s *Server) isDoomed(ctx context.Context, d digest.Digest) (bool, error) {
-	fi, err := s.store.d.Stat(ctx, gcDoomedPath(d))
-	if isNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return time.Since(fi.ModTime) < doomedStale, nil
+	return s.markerWithin(ctx, gcDoomedPath(d), doomedStale)
 }
 
 // leased reports whether d's used marker is younger than the grace period.
 func (s *Server) leased(ctx context.Context, d digest.Digest) (bool, error) {
-	fi, err := s.store.d.Stat(ctx, gcUsedPath(d))
+	return s.markerWithin(ctx, gcUsedPath(d), s.cfg.GCGracePeriod)
+}
+
+// markerWithin reports whether the marker at p exists and is younger than
+// age.
+func (s *Server) markerWithin(ctx context.Context, p string, age time.Duration) (bool, error) {
+	fi, err := s.store.d.Stat(ctx, p)
 	if isNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return time.Since(fi.ModTime) < s.cfg.GCGracePeriod, nil
+	return time.Since(fi.ModTime) < age, nil
 }
 
 // waitUndoomed waits, up to a few seconds, for the collector to be done

@@ -20,12 +20,9 @@ func TestGCRacingPush(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, drv storage.Driver) {
 		e := newEnv(t, drv, Config{GCGracePeriod: time.Hour})
 		ctx := t.Context()
-		const old = 2 * time.Hour
 		oldBlob := func(data string) digest.Digest {
 			d := e.pushBlob("app", []byte(data))
-			e.age(blobPath(d), old)
-			e.age(layerLinkPath("app", d), old)
-			e.age(gcUsedPath(d), old)
+			e.ageBlob("app", d, 2*time.Hour)
 			return d
 		}
 		lost := oldBlob("reused by a manifest too late")

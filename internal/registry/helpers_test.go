@@ -203,6 +203,15 @@ func (e *env) pushImage(name, tag string, extra func(*v1.Manifest)) image {
 	return img
 }
 
+// ageBlob makes blob dg, its link in repository name and its lease look
+// older by d, as if pushed that long ago.
+func (e *env) ageBlob(name string, dg digest.Digest, d time.Duration) {
+	e.t.Helper()
+	e.age(blobPath(dg), d)
+	e.age(layerLinkPath(name, dg), d)
+	e.age(gcUsedPath(dg), d)
+}
+
 // age makes a stored file look older by d.
 func (e *env) age(p string, d time.Duration) {
 	e.t.Helper()
