@@ -104,7 +104,7 @@ func (r *root) lookup(rel string, follow bool) (*node, error) {
 		if !follow || n.typ() != unix.S_IFLNK {
 			return n, nil
 		}
-		target, err := readlinkAt(dirfd, name)
+		target, err := ReadlinkAt(dirfd, name)
 		if err != nil {
 			return nil, pathError("readlink", rel, err)
 		}

@@ -204,11 +204,11 @@ func sameEntry(lfd int, lst *unix.Stat_t, u *node) (bool, error) {
 		return false, nil
 	}
 	if u.typ() == unix.S_IFLNK {
-		lt, err := readlinkAt(lfd, u.name)
+		lt, err := ReadlinkAt(lfd, u.name)
 		if err != nil {
 			return false, pathError("readlink", "lower "+u.rel, err)
 		}
-		ut, err := readlinkAt(u.parent, u.name)
+		ut, err := ReadlinkAt(u.parent, u.name)
 		if err != nil {
 			return false, pathError("readlink", u.rel, err)
 		}

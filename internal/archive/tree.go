@@ -165,7 +165,7 @@ func (t *tarWriter) write(n *node, name string, devices bool) error {
 	case unix.S_IFDIR:
 		hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
 	case unix.S_IFLNK:
-		target, err := readlinkAt(n.parent, n.name)
+		target, err := ReadlinkAt(n.parent, n.name)
 		if err != nil {
 			return pathError("readlink", n.rel, err)
 		}
@@ -235,7 +235,8 @@ func (t *tarWriter) xattrs(n *node, fd int) (map[string]string, error) {
 	return recs, nil
 }
 
-func readlinkAt(dirfd int, name string) (string, error) {
+// ReadlinkAt reads the target of the symlink name in dirfd, however long.
+func ReadlinkAt(dirfd int, name string) (string, error) {
 	for size := 256; ; size *= 2 {
 		buf := make([]byte, size)
 		n, err := unix.Readlinkat(dirfd, name, buf)

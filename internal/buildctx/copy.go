@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/errdefs"
 )
 
@@ -113,7 +114,7 @@ func sourceTops(r *resolver, src string, follow bool, filt filter, tops *[]*node
 		case unix.S_IFSOCK, unix.S_IFBLK, unix.S_IFCHR:
 			return nil
 		case unix.S_IFLNK:
-			link, err := readlinkAt(r.rootfd, real)
+			link, err := archive.ReadlinkAt(r.rootfd, real)
 			if err != nil {
 				return fmt.Errorf("COPY source %q: read symlink: %w", src, err)
 			}

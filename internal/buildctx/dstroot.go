@@ -11,6 +11,7 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/errdefs"
 )
 
@@ -105,7 +106,7 @@ func (d *dstRoot) mkdirs(rel string, uid, gid, links int) (int, error) {
 		}
 		if errors.Is(err, unix.ENOENT) {
 			// A dangling symlink: make its target instead.
-			target, lerr := readlinkAt(pfd, comp)
+			target, lerr := archive.ReadlinkAt(pfd, comp)
 			switch {
 			case lerr != nil:
 				err = unix.ENOTDIR

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/errdefs"
 )
 
@@ -174,7 +175,7 @@ func (r *resolver) resolve(base, rest string, followLast bool) (string, unix.Sta
 				return "", st, errdefs.Newf(errdefs.ErrInvalidArgument, "COPY source %q: too many levels of symbolic links", r.src)
 			}
 			via = next
-			target, err := readlinkAt(r.rootfd, next)
+			target, err := archive.ReadlinkAt(r.rootfd, next)
 			if err != nil {
 				return "", st, fmt.Errorf("COPY source %q: read symlink %s: %w", r.src, next, err)
 			}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/internal/archive"
 )
 
 // matchState carries the ignore rules' results from a directory to its
@@ -193,7 +195,7 @@ func (w *walker) walk(n *node, excluded, prune bool, st matchState) error {
 		case unix.S_IFSOCK, unix.S_IFBLK, unix.S_IFCHR:
 			continue // never part of a build: Docker skips them too
 		case unix.S_IFLNK:
-			if c.link, err = readlinkAt(fd, name); err != nil {
+			if c.link, err = archive.ReadlinkAt(fd, name); err != nil {
 				return fmt.Errorf("read symlink %s: %w", c.rel, err)
 			}
 		}
@@ -257,19 +259,5 @@ func openBeneath(dirfd int, name string, flags int) (int, error) {
 			return unix.Openat(dirfd, name, flags|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 		}
 		return -1, err
-	}
-}
-
-// readlinkAt reads the target of the symlink name in dirfd.
-func readlinkAt(dirfd int, name string) (string, error) {
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		n, err := unix.Readlinkat(dirfd, name, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
 	}
 }
