@@ -53,7 +53,7 @@ func (c *cli) manifestCreateCommand() *cobra.Command {
 				}
 				l = old
 			}
-			client, err := e.Remote()
+			client, _, err := e.Remote()
 			if err != nil {
 				return err
 			}
@@ -181,7 +181,7 @@ func (c *cli) manifestInspectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			client, err := e.Remote()
+			client, _, err := e.Remote()
 			if err != nil {
 				return err
 			}
@@ -238,7 +238,7 @@ func (c *cli) manifestPushCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			client, err := e.Remote()
+			client, _, err := e.Remote()
 			if err != nil {
 				return err
 			}

@@ -106,11 +106,7 @@ func (c *cli) remote() (*engine.Engine, *remote.Client, engine.Config, error) {
 	if err != nil {
 		return nil, nil, engine.Config{}, err
 	}
-	cfg, err := e.Config()
-	if err != nil {
-		return nil, nil, cfg, err
-	}
-	client, err := cfg.Remote()
+	client, cfg, err := e.Remote()
 	return e, client, cfg, err
 }
 

@@ -35,11 +35,7 @@ func (e *Engine) pullBase(ctx context.Context, name string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := e.Config()
-	if err != nil {
-		return err
-	}
-	client, err := cfg.Remote()
+	client, cfg, err := e.Remote()
 	if err != nil {
 		return err
 	}

@@ -64,8 +64,8 @@ func TestConfig(t *testing.T) {
 	if c.MaxDownloads != 6 || c.MaxUploads != 2 || c.CertsDir != "/c" || c.Mirrors[0] != "https://m.example" || c.Insecure[0] != "10.0.0.0/8" {
 		t.Fatalf("config = %+v", c)
 	}
-	if _, err := c.Remote(); err != nil {
-		t.Fatal(err)
+	if _, rc, err := e.Remote(); err != nil || rc.MaxUploads != 2 {
+		t.Fatalf("Remote: config %+v, %v", rc, err)
 	}
 	for _, bad := range []string{`{"max-concurrent-uploads": -1}`, `{"registry-mirrors": "x"}`, `{`} {
 		write(bad)

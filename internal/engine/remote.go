@@ -49,26 +49,21 @@ func (e *Engine) Config() (Config, error) {
 	return c, nil
 }
 
-// Remote returns a registry client with the config file's mirrors,
-// insecure registries and certificates, and Docker's credentials file.
-func (e *Engine) Remote() (*remote.Client, error) {
+// Remote reads the config file and returns a registry client with its
+// mirrors, insecure registries and certificates and Docker's credentials
+// file, and the config (for its transfer limits).
+func (e *Engine) Remote() (*remote.Client, Config, error) {
 	c, err := e.Config()
 	if err != nil {
-		return nil, err
+		return nil, c, err
 	}
-	return c.Remote()
-}
-
-// Remote returns a registry client with c's mirrors, insecure registries
-// and certificates, and Docker's credentials file.
-func (c Config) Remote() (*remote.Client, error) {
 	hosts := remote.HostConfig{Insecure: c.Insecure, CertsDir: c.CertsDir}
 	if len(c.Mirrors) > 0 {
 		hosts.Mirrors = map[string][]string{"docker.io": c.Mirrors}
 	}
 	auth, err := remote.NewConfigFile("")
 	if err != nil {
-		return nil, err
+		return nil, c, err
 	}
-	return remote.NewClient(hosts, auth, "strata"), nil
+	return remote.NewClient(hosts, auth, "strata"), c, nil
 }
