@@ -17,6 +17,7 @@ import (
 	"github.com/strata-dev/strata/internal/archive"
 	"github.com/strata-dev/strata/internal/build"
 	"github.com/strata-dev/strata/internal/buildctx"
+	"github.com/strata-dev/strata/internal/engine"
 	"github.com/strata-dev/strata/internal/errdefs"
 	"github.com/strata-dev/strata/internal/fetch"
 	"github.com/strata-dev/strata/internal/format"
@@ -59,16 +60,22 @@ func (c *cli) buildCommand() *cobra.Command {
 	return cmd
 }
 
+// builder opens the store and its builder.
+func (c *cli) builder() (*engine.Engine, *build.Builder, error) {
+	e, err := c.engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := e.Builder()
+	return e, b, err
+}
+
 func (c *cli) runBuild(cmd *cobra.Command, ctxArg string, f buildFlags) error {
 	o, err := buildOptions(f)
 	if err != nil {
 		return usageError{err: err, cmd: cmd.CommandPath()}
 	}
-	e, err := c.engine()
-	if err != nil {
-		return err
-	}
-	b, err := e.Builder()
+	e, b, err := c.builder()
 	if err != nil {
 		return err
 	}
@@ -345,11 +352,7 @@ func (c *cli) builderPruneCommand() *cobra.Command {
 				}
 				o.Until = d
 			}
-			e, err := c.engine()
-			if err != nil {
-				return err
-			}
-			b, err := e.Builder()
+			_, b, err := c.builder()
 			if err != nil {
 				return err
 			}
