@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -328,26 +327,11 @@ func (s *sandbox) crane(args ...string) string {
 // findTool finds a client in PATH or ~/go/bin, or skips the test.
 func findTool(t *testing.T, name string) string {
 	t.Helper()
-	p := toolPath(name)
+	p := testbin.Tool(name)
 	if p == "" {
 		t.Skipf("%s is not installed", name)
 	}
 	return p
-}
-
-// toolPath is where a client is installed: PATH, /root/go/bin or
-// $HOME/go/bin; "" if nowhere.
-func toolPath(name string) string {
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/root/go/bin", filepath.Join(os.Getenv("HOME"), "go", "bin")} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
 }
 
 // requireTools skips the test unless every named client is installed.

@@ -6,10 +6,8 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"go/build"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -229,25 +227,11 @@ const (
 	s3Secret = "strata-test-secret"
 )
 
-// versitygw finds the gateway binary in PATH or in $GOPATH/bin.
-func versitygw() string {
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	for _, dir := range filepath.SplitList(build.Default.GOPATH) {
-		p := filepath.Join(dir, "bin", "versitygw")
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
-}
-
 // startS3 runs versitygw on a directory and creates bucket in it, or skips
 // the test.
 func startS3(t *testing.T, bucket string) *server {
 	t.Helper()
-	bin := versitygw()
+	bin := testbin.Tool("versitygw")
 	if bin == "" {
 		t.Skip("versitygw not found in PATH or $GOPATH/bin (make deps installs it)")
 	}

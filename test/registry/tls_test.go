@@ -132,7 +132,7 @@ func TestTLSCertsDir(t *testing.T) {
 		t.Errorf("pull with the CA: digest %s, pushed %s", pull.digest, push.digest)
 	}
 	// skopeo agrees the certificate is good with the same directory.
-	if toolPath("skopeo") != "" {
+	if testbin.Tool("skopeo") != "" {
 		if info := s.skopeoInspect(ref, "--cert-dir", filepath.Join(certsDir, reg.addr)); info.Digest != push.digest {
 			t.Errorf("skopeo inspect with the CA: digest %s, want %s", info.Digest, push.digest)
 		}

@@ -3,6 +3,7 @@ package testbin
 import (
 	"errors"
 	"fmt"
+	gobuild "go/build"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,6 +130,22 @@ func ModuleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Tool returns where a test tool is installed: PATH, else the bin
+// directory of each GOPATH entry (where `go install` puts it), else
+// /root/go/bin; "" if nowhere.
+func Tool(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	dirs := append(filepath.SplitList(gobuild.Default.GOPATH), "/root/go")
+	for _, dir := range dirs {
+		if p := filepath.Join(dir, "bin", name); isFile(p) {
+			return p
+		}
+	}
+	return ""
 }
 
 func isFile(p string) bool {

@@ -103,3 +103,13 @@ func TestModuleRoot(t *testing.T) {
 		t.Fatalf("ModuleRoot() = %s: go.mod %q, %v", root, mod, err)
 	}
 }
+
+// TestTool finds an installed tool and reports a missing one as "".
+func TestTool(t *testing.T) {
+	if p := Tool("go"); p == "" || !filepath.IsAbs(p) && !strings.Contains(p, "/") {
+		t.Fatalf(`Tool("go") = %q`, p)
+	}
+	if p := Tool("strata-no-such-tool"); p != "" {
+		t.Fatalf("a missing tool found at %q", p)
+	}
+}

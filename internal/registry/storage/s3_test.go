@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"go/build"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/strata-dev/strata/internal/registry/storage"
 	"github.com/strata-dev/strata/internal/registry/storage/storagetest"
+	"github.com/strata-dev/strata/test/testbin"
 )
 
 // The S3 tests run against versitygw (an S3 gateway on a local directory)
@@ -53,20 +52,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// versitygw finds the gateway binary in PATH or in $GOPATH/bin.
-func versitygw() string {
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	for _, dir := range filepath.SplitList(build.Default.GOPATH) {
-		p := filepath.Join(dir, "bin", "versitygw")
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
-}
-
 // s3Endpoint returns the gateway's address, starting it once, or skips the
 // test when versitygw is not installed.
 func s3Endpoint(t *testing.T) string {
@@ -82,7 +67,7 @@ func s3Endpoint(t *testing.T) string {
 }
 
 func startGateway() {
-	bin := versitygw()
+	bin := testbin.Tool("versitygw")
 	if bin == "" {
 		gateway.skip = "versitygw not found in PATH or $GOPATH/bin (make deps installs it); S3 driver not tested"
 		return
