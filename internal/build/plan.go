@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sort"
@@ -34,6 +35,20 @@ type stageResult struct {
 	done chan struct{}
 	st   *state
 	err  error
+}
+
+// wait blocks until the stage is built. A stage that failed reports
+// context.Canceled: its own error is reported where it happened.
+func (r *stageResult) wait(ctx context.Context) (*state, error) {
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, context.Canceled
+	}
+	return r.st, nil
 }
 
 // proxyArgs may be passed without an ARG; they reach RUN but stay out of

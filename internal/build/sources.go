@@ -22,15 +22,7 @@ func (s *stageRun) source(ctx context.Context, name string) (*state, error) {
 		if r == nil {
 			return nil, errdefs.Newf(errdefs.ErrInvalidArgument, "stage %q is named through a variable only a stage ARG sets: use a global ARG (before the first FROM)", name)
 		}
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if r.err != nil {
-			return nil, context.Canceled
-		}
-		return r.st, nil
+		return r.wait(ctx)
 	}
 	return s.baseState(ctx, name)
 }

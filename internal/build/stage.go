@@ -35,14 +35,8 @@ type stageRun struct {
 // runStage builds stage i once the stages it reads are done.
 func (b *Builder) runStage(ctx context.Context, p *plan, i int, c *cache, o Options) (*state, error) {
 	for _, d := range p.deps[i] {
-		r := p.results[d]
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if r.err != nil {
-			return nil, context.Canceled
+		if _, err := p.results[d].wait(ctx); err != nil {
+			return nil, err
 		}
 	}
 	s := &stageRun{b: b, p: p, o: &o, c: c, x: dockerfile.NewExpander(p.f.Escape), idx: i}
