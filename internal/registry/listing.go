@@ -89,16 +89,23 @@ func (s *Server) visibleRepositories(r *http.Request, id identity) ([]string, er
 	return out, nil
 }
 
-// serveCatalog handles GET /v2/_catalog.
-func (s *Server) serveCatalog(w http.ResponseWriter, r *http.Request, rq *request) error {
+// catalogRepositories answers the start of a catalog-wide GET (the
+// catalog, search): the method, the caller's right to the catalog, and the
+// repositories it may see.
+func (s *Server) catalogRepositories(w http.ResponseWriter, r *http.Request, rq *request) ([]string, error) {
 	if r.Method != http.MethodGet {
-		return methodNotAllowed(w, http.MethodGet)
+		return nil, methodNotAllowed(w, http.MethodGet)
 	}
 	id, err := s.authorize(r, rq, need{"registry", "catalog", "*"})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	repos, err := s.visibleRepositories(r, id)
+	return s.visibleRepositories(r, id)
+}
+
+// serveCatalog handles GET /v2/_catalog.
+func (s *Server) serveCatalog(w http.ResponseWriter, r *http.Request, rq *request) error {
+	repos, err := s.catalogRepositories(w, r, rq)
 	if err != nil {
 		return err
 	}
@@ -121,14 +128,7 @@ type searchResult struct {
 
 // serveSearch handles Docker's GET /v1/search?q=&n=&page= from the catalog.
 func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed(w, http.MethodGet)
-	}
-	id, err := s.authorize(r, rq, need{"registry", "catalog", "*"})
-	if err != nil {
-		return err
-	}
-	repos, err := s.visibleRepositories(r, id)
+	repos, err := s.catalogRepositories(w, r, rq)
 	if err != nil {
 		return err
 	}
