@@ -211,8 +211,11 @@ func TestUploadAnsweredEarly(t *testing.T) {
 		"reader":   bytes.NewReader(data),
 		"writerTo": &writerToBody{data: data},
 	} {
+		// Whether the transport got the whole body into the socket before
+		// the registry hung up decides which error it is: "answered before
+		// the whole blob was sent", or the registry refusing the digest.
 		_, err := r.Upload(context.Background(), "", -1, body)
-		if !errors.Is(err, errdefs.ErrUnavailable) {
+		if !errors.Is(err, errdefs.ErrUnavailable) && !errdefs.IsInvalidArgument(err) {
 			t.Errorf("%s: upload answered early: %v", name, err)
 		}
 	}
